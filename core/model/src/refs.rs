@@ -38,9 +38,7 @@ impl FromStr for ResourceRef {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text.split_once('.') {
-            Some((pack, name)) if !pack.is_empty() && !name.is_empty() => {
-                Ok(Self::new(pack, name))
-            }
+            Some((pack, name)) if !pack.is_empty() && !name.is_empty() => Ok(Self::new(pack, name)),
             _ => Err(RefError {
                 text: text.to_owned(),
             }),
@@ -82,7 +80,10 @@ mod tests {
     #[test]
     fn rejects_refs_without_pack_or_name() {
         for bad in ["", "core", ".x", "x.", "."] {
-            assert!(bad.parse::<ResourceRef>().is_err(), "{bad:?} should be rejected");
+            assert!(
+                bad.parse::<ResourceRef>().is_err(),
+                "{bad:?} should be rejected"
+            );
         }
     }
 }

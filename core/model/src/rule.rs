@@ -19,7 +19,11 @@ pub struct Rule {
     #[serde(default)]
     pub enabled: bool,
     /// `standard` (default) or `backstop` (fires only when no standard rule matched).
-    #[serde(rename = "type", default, skip_serializing_if = "RuleKind::is_standard")]
+    #[serde(
+        rename = "type",
+        default,
+        skip_serializing_if = "RuleKind::is_standard"
+    )]
     pub kind: RuleKind,
     /// The trigger (type and parameters) the rule listens to.
     pub trigger: RuleTrigger,
@@ -133,7 +137,11 @@ impl RuleTrigger {
         if self.parameters.is_empty() {
             self.trigger_type.clone()
         } else {
-            format!("{}?{}", self.trigger_type, canonical_json(&Value::Object(self.parameters.clone())))
+            format!(
+                "{}?{}",
+                self.trigger_type,
+                canonical_json(&Value::Object(self.parameters.clone()))
+            )
         }
     }
 }
@@ -145,7 +153,11 @@ fn canonical_json(value: &Value) -> String {
             Value::Object(map) => {
                 let mut keys: Vec<&String> = map.keys().collect();
                 keys.sort();
-                Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&map[k]))).collect())
+                Value::Object(
+                    keys.into_iter()
+                        .map(|k| (k.clone(), sorted(&map[k])))
+                        .collect(),
+                )
             }
             Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
             other => other.clone(),
