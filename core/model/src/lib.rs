@@ -7,6 +7,8 @@
 //! needs only the data (parameter overrides, policy parameters) lives here.
 
 mod action;
+mod enforcement;
+mod execution;
 mod pack;
 mod param;
 mod policy;
@@ -19,6 +21,8 @@ mod sensor;
 mod trigger;
 
 pub use action::Action;
+pub use enforcement::{EnforcementStatus, RuleEnforcement, TriggerInstanceStatus};
+pub use execution::{Execution, ExecutionContext, ExecutionStatus, OutputLine, StatusChange};
 pub use pack::{PackMeta, is_valid_pack_ref};
 pub use param::{
     MASKED_VALUE, ParamError, ParamMap, ParamSpec, RUNNER_OVERRIDABLE_ATTRIBUTES, mask_secrets,
