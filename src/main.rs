@@ -1,1 +1,29 @@
-fn main() {}
+//! The `nerve` binary: command-line parsing and dispatch. Each subcommand lives in
+//! `commands/<name>.rs` with an `exec` that parses, calls the libraries and prints.
+//!
+//! Exit codes: 0 success, 1 the thing ran and failed (e.g. a rule did not match), 2 usage or input
+//! error (bad YAML, unknown file, invalid rule).
+
+mod builtin;
+mod commands;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::commands::Cli;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match commands::exec(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error}");
+            for cause in error.chain().skip(1) {
+                eprintln!("\nCaused by:\n    {cause}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}

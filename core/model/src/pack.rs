@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// `pack.yaml`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PackMeta {
     /// Pack ref (`^[a-z0-9_]+$`); when absent the name is used, if it is a valid ref.
     #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]

@@ -1,1 +1,150 @@
-//! placeholder
+//! Shared harness for Nerve's end-to-end tests: locating fixtures, running the real `nerve`
+//! binary with a deadline, and reading what it printed.
+//!
+//! Tests never sleep and hope: commands run with a deadline and fail with what they printed.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a single CLI invocation may take before the test fails.
+pub const COMMAND_DEADLINE: Duration = Duration::from_secs(60);
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// A path under `tests/fixtures/`.
+pub fn fixture(relative: &str) -> PathBuf {
+    repo_root().join("tests/fixtures").join(relative)
+}
+
+/// What a finished command printed.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// Exit code (`None` if killed by a signal).
+    pub code: Option<i32>,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Output {
+    /// Standard output parsed as JSON.
+    ///
+    /// # Panics
+    /// When stdout is not JSON (the test fails with both streams shown).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|error| panic!("stdout is not JSON ({error}):\n{self}"))
+    }
+
+    /// Asserts the exit code, showing both streams when it differs.
+    ///
+    /// # Panics
+    /// When the code differs.
+    #[track_caller]
+    pub fn assert_code(&self, expected: i32) -> &Self {
+        assert_eq!(self.code, Some(expected), "unexpected exit code:\n{self}");
+        self
+    }
+}
+
+impl std::fmt::Display for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit code: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// The `nerve` binary under test.
+#[derive(Debug, Clone)]
+pub struct Nerve {
+    binary: PathBuf,
+    data_dir: Option<PathBuf>,
+}
+
+impl Nerve {
+    /// Wraps the binary at `binary` (pass `env!("CARGO_BIN_EXE_nerve")`).
+    pub fn new(binary: impl Into<PathBuf>) -> Self {
+        Self {
+            binary: binary.into(),
+            data_dir: None,
+        }
+    }
+
+    /// Runs every command with `NERVE_DATA_DIR` set to `dir`.
+    #[must_use]
+    pub fn with_data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Runs `nerve ARGS...` in `cwd` (the repository root when `None`) and waits for it, at
+    /// most [`COMMAND_DEADLINE`].
+    ///
+    /// # Panics
+    /// When the binary cannot be started or exceeds the deadline (it is killed first).
+    pub fn run_in<S: AsRef<std::ffi::OsStr>>(&self, cwd: Option<&Path>, args: &[S]) -> Output {
+        let mut command = Command::new(&self.binary);
+        command
+            .args(args)
+            .current_dir(cwd.map_or_else(repo_root, Path::to_path_buf))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(dir) = &self.data_dir {
+            command.env("NERVE_DATA_DIR", dir);
+        }
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start `{}`: {error}", self.binary.display()));
+        let mut stdout_pipe = child.stdout.take().expect("stdout is piped");
+        let mut stderr_pipe = child.stderr.take().expect("stderr is piped");
+        let stdout_reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stdout_pipe.read_to_string(&mut text);
+            text
+        });
+        let stderr_reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr_pipe.read_to_string(&mut text);
+            text
+        });
+        let started = Instant::now();
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if started.elapsed() > COMMAND_DEADLINE => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("`nerve` did not finish within {COMMAND_DEADLINE:?}");
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+                Err(error) => panic!("waiting for `nerve` failed: {error}"),
+            }
+        };
+        Output {
+            code: status.code(),
+            stdout: stdout_reader.join().unwrap_or_default(),
+            stderr: stderr_reader.join().unwrap_or_default(),
+        }
+    }
+
+    /// Runs `nerve ARGS...` from the repository root.
+    ///
+    /// # Panics
+    /// See [`Nerve::run_in`].
+    pub fn run<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Output {
+        self.run_in(None, args)
+    }
+}

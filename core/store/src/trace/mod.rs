@@ -1,0 +1,211 @@
+//! Traces: what one event caused (trigger instances → rule enforcements → executions), found by
+//! id or by the user-visible trace tag (StackStorm's `TraceDB`).
+//!
+//! Adding a component is idempotent: the same component id is updated in place, not repeated.
+//! Trace writes do not flush; they are derived records and become durable with the next flush
+//! (which the write that caused them performs).
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+
+use crate::change::{ChangeKind, ChangeOp};
+use crate::id::check_id;
+use crate::time::timestamp;
+use crate::{Result, Store};
+
+/// The kind of a trace component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TraceComponentKind {
+    /// An event.
+    TriggerInstance,
+    /// A rule firing.
+    RuleEnforcement,
+    /// An execution.
+    Execution,
+}
+
+/// What caused a component.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CausedBy {
+    /// The cause's kind.
+    pub kind: TraceComponentKind,
+    /// The cause's id.
+    pub id: String,
+}
+
+/// One component of a trace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceComponent {
+    /// The record's id.
+    pub id: String,
+    /// Its ref: trigger ref, rule ref or action ref.
+    #[serde(rename = "ref")]
+    pub component_ref: String,
+    /// What caused it (none for the first event).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caused_by: Option<CausedBy>,
+    /// When it was added or last updated (RFC 3339, UTC).
+    pub updated_at: String,
+}
+
+/// A trace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceRecord {
+    /// Trace id.
+    pub id: String,
+    /// User-visible tag (`St2-Trace-Tag`, `--trace-tag`, `trigger_instance-<id>` by default).
+    pub trace_tag: String,
+    /// When its first component was added (RFC 3339, UTC).
+    pub started_at: String,
+    /// Events.
+    #[serde(default)]
+    pub trigger_instances: Vec<TraceComponent>,
+    /// Rule firings.
+    #[serde(default)]
+    pub rule_enforcements: Vec<TraceComponent>,
+    /// Executions.
+    #[serde(default)]
+    pub executions: Vec<TraceComponent>,
+}
+
+impl TraceRecord {
+    /// The component list of `kind`.
+    pub fn components_mut(&mut self, kind: TraceComponentKind) -> &mut Vec<TraceComponent> {
+        match kind {
+            TraceComponentKind::TriggerInstance => &mut self.trigger_instances,
+            TraceComponentKind::RuleEnforcement => &mut self.rule_enforcements,
+            TraceComponentKind::Execution => &mut self.executions,
+        }
+    }
+
+    /// No components left.
+    pub fn is_empty(&self) -> bool {
+        self.trigger_instances.is_empty()
+            && self.rule_enforcements.is_empty()
+            && self.executions.is_empty()
+    }
+}
+
+impl Store {
+    /// Adds (or updates, by component id) a component of trace `trace_id`, creating the trace with
+    /// `trace_tag` if it is new. Returns the trace. Does not flush.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::StoreError::InvalidId`] and database errors.
+    pub fn add_to_trace(
+        &self,
+        trace_id: &str,
+        trace_tag: &str,
+        kind: TraceComponentKind,
+        component: TraceComponent,
+    ) -> Result<TraceRecord> {
+        check_id("trace id", trace_id)?;
+        let trees = &self.inner.trees;
+        let table = &trees.traces;
+        let key = trace_id.as_bytes();
+        let _guard = self.inner.locks.lock(table.name, key);
+        let mut trace = match table.get::<TraceRecord>(key)? {
+            Some(trace) => trace,
+            None => {
+                trees.traces_idx.add(trace_id, &[], &[("tag", trace_tag)])?;
+                TraceRecord {
+                    id: trace_id.to_owned(),
+                    trace_tag: trace_tag.to_owned(),
+                    started_at: timestamp(Utc::now()),
+                    trigger_instances: Vec::new(),
+                    rule_enforcements: Vec::new(),
+                    executions: Vec::new(),
+                }
+            }
+        };
+        let components = trace.components_mut(kind);
+        match components.iter_mut().find(|c| c.id == component.id) {
+            Some(existing) => *existing = component,
+            None => components.push(component),
+        }
+        let bytes = table.encode(key, &trace)?;
+        table.insert_raw(key, bytes)?;
+        self.inner
+            .feed
+            .send(ChangeKind::Trace, trace_id, ChangeOp::Put);
+        Ok(trace)
+    }
+
+    /// One trace by id.
+    ///
+    /// # Errors
+    ///
+    /// Database errors and [`crate::StoreError::Corrupt`].
+    pub fn get_trace(&self, trace_id: &str) -> Result<Option<TraceRecord>> {
+        self.inner.trees.traces.get(trace_id.as_bytes())
+    }
+
+    /// Traces with this tag, newest first.
+    ///
+    /// # Errors
+    ///
+    /// Database errors and [`crate::StoreError::Corrupt`].
+    pub fn find_traces_by_tag(&self, trace_tag: &str) -> Result<Vec<TraceRecord>> {
+        let table = &self.inner.trees.traces;
+        let mut traces = Vec::new();
+        for id in self.inner.trees.traces_idx.ids("tag", trace_tag, true) {
+            if let Some(trace) = table.get::<TraceRecord>(id?.as_bytes())? {
+                if trace.trace_tag == trace_tag {
+                    traces.push(trace);
+                }
+            }
+        }
+        Ok(traces)
+    }
+
+    /// Removes component `component_id` of `kind` from a trace (purge); with
+    /// `with_enforcements`, also the enforcements of that trigger instance. Deletes the trace when
+    /// nothing is left and returns whether it did.
+    pub(crate) fn remove_from_trace(
+        &self,
+        trace_id: &str,
+        kind: TraceComponentKind,
+        component_id: &str,
+        with_enforcements: bool,
+    ) -> Result<bool> {
+        let trees = &self.inner.trees;
+        let table = &trees.traces;
+        let key = trace_id.as_bytes();
+        let _guard = self.inner.locks.lock(table.name, key);
+        let Some(mut trace) = table.get::<TraceRecord>(key)? else {
+            return Ok(false);
+        };
+        let before = trace.clone();
+        trace.components_mut(kind).retain(|c| c.id != component_id);
+        if with_enforcements {
+            let prefix = format!("{component_id}:");
+            trace
+                .rule_enforcements
+                .retain(|c| !c.id.starts_with(&prefix));
+        }
+        if trace == before {
+            return Ok(false);
+        }
+        if trace.is_empty() {
+            table.remove(key)?;
+            trees
+                .traces_idx
+                .remove(trace_id, &[("tag", trace.trace_tag.as_str())], &[])?;
+            self.inner
+                .feed
+                .send(ChangeKind::Trace, trace_id, ChangeOp::Delete);
+            return Ok(true);
+        }
+        let bytes = table.encode(key, &trace)?;
+        table.insert_raw(key, bytes)?;
+        self.inner
+            .feed
+            .send(ChangeKind::Trace, trace_id, ChangeOp::Put);
+        Ok(false)
+    }
+}
+
+#[cfg(test)]
+mod tests;

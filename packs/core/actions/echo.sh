@@ -1,0 +1,3 @@
+#!/bin/sh
+# core.echo: print the first argument verbatim, followed by a newline.
+printf '%s\n' "$1"

@@ -1,0 +1,237 @@
+//! `nerve pack validate|init`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Subcommand};
+use nerve_packs::{LoadedPack, PackErrors, Severity, load_packs};
+use serde_json::json;
+
+use super::OutputFormat;
+use crate::builtin;
+use crate::output::{print_diagnostics, print_json, print_line};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PackCommand {
+    /// Check pack directories offline: every file, every field, every reference.
+    ///
+    /// Prints all problems of every pack at once (file:line:col, field, hint). Exit 0 when
+    /// every pack is valid (warnings allowed), 2 otherwise.
+    Validate(ValidateArgs),
+    /// Create a new pack with an example action, sensor and rule.
+    Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ValidateArgs {
+    /// Pack directories (each containing `pack.yaml`).
+    #[arg(required = true, value_name = "DIR")]
+    dirs: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InitArgs {
+    /// Pack name (lowercase letters, digits and `_`).
+    name: String,
+    /// Directory to create (default: `./NAME`).
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+}
+
+pub(crate) fn exec(command: PackCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        PackCommand::Validate(args) => validate(args),
+        PackCommand::Init(args) => init(args),
+    }
+}
+
+/// Loads the built-in packs from a scratch directory, for reference checks.
+pub(crate) fn builtin_packs(scratch: &Path) -> anyhow::Result<Vec<LoadedPack>> {
+    let dirs = builtin::extract(scratch)?;
+    let (packs, failed) = load_packs(&dirs, &[]);
+    if let Some(failure) = failed.first() {
+        print_diagnostics(&failure.diagnostics);
+        bail!(
+            "built-in pack `{}` does not load; this is a bug in Nerve",
+            failure.dir.display()
+        );
+    }
+    Ok(packs)
+}
+
+fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
+    let scratch = tempfile::tempdir().context("failed to create a temporary directory")?;
+    let known = builtin_packs(scratch.path())?;
+    for dir in &args.dirs {
+        if !dir.exists() {
+            bail!("`{}` does not exist", dir.display());
+        }
+    }
+    let (loaded, failed) = load_packs(&args.dirs, &known);
+    let valid = failed.is_empty();
+    match args.output {
+        OutputFormat::Json => print_json(&json!({
+            "valid": valid,
+            "packs": args.dirs.iter().map(|dir| pack_json(dir, &loaded, &failed)).collect::<Vec<_>>(),
+        })),
+        OutputFormat::Table => {
+            for dir in &args.dirs {
+                if let Some(pack) = loaded.iter().find(|p| &p.dir == dir) {
+                    print_diagnostics(&pack.warnings);
+                    print_line(&format!("ok: {}", summary(pack)));
+                } else if let Some(failure) = failed.iter().find(|f| &f.dir == dir) {
+                    print_diagnostics(&failure.diagnostics);
+                    print_line(&format!(
+                        "invalid: `{}`: {}",
+                        dir.display(),
+                        counts(&failure.diagnostics)
+                    ));
+                }
+            }
+            if args.dirs.len() > 1 {
+                print_line(&format!("{} valid, {} invalid", loaded.len(), failed.len()));
+            }
+        }
+    }
+    Ok(if valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+fn pack_json(dir: &Path, loaded: &[LoadedPack], failed: &[PackErrors]) -> serde_json::Value {
+    if let Some(pack) = loaded.iter().find(|p| p.dir == dir) {
+        json!({
+            "dir": dir,
+            "pack": pack.pack_ref,
+            "valid": true,
+            "actions": pack.actions.iter().map(|a| a.action.action_ref()).collect::<Vec<_>>(),
+            "sensors": pack.sensors.iter().map(|s| s.sensor.sensor_ref()).collect::<Vec<_>>(),
+            "trigger_types": pack.trigger_types.iter().map(|t| t.trigger_type.type_ref()).collect::<Vec<_>>(),
+            "rules": pack.rules.iter().map(|r| r.rule.rule_ref()).collect::<Vec<_>>(),
+            "policies": pack.policies.iter().map(|p| p.policy.policy_ref()).collect::<Vec<_>>(),
+            "diagnostics": pack.warnings,
+        })
+    } else {
+        let diagnostics = failed
+            .iter()
+            .find(|f| f.dir == dir)
+            .map(|f| f.diagnostics.clone())
+            .unwrap_or_default();
+        json!({"dir": dir, "valid": false, "diagnostics": diagnostics})
+    }
+}
+
+fn summary(pack: &LoadedPack) -> String {
+    format!(
+        "pack `{}` ({}): {} action(s), {} sensor(s), {} trigger type(s), {} rule(s), {} polic{}{}",
+        pack.pack_ref,
+        pack.dir.display(),
+        pack.actions.len(),
+        pack.sensors.len(),
+        pack.trigger_types.len(),
+        pack.rules.len(),
+        pack.policies.len(),
+        if pack.policies.len() == 1 { "y" } else { "ies" },
+        if pack.warnings.is_empty() {
+            String::new()
+        } else {
+            format!(", {} warning(s)", pack.warnings.len())
+        }
+    )
+}
+
+fn counts(diagnostics: &[nerve_packs::Diagnostic]) -> String {
+    let errors = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    let warnings = diagnostics.len() - errors;
+    format!("{errors} error(s), {warnings} warning(s)")
+}
+
+fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
+    if !nerve_model::is_valid_pack_ref(&args.name) {
+        bail!(
+            "pack name `{}` may contain only lowercase letters, digits and `_`",
+            args.name
+        );
+    }
+    let dir = args.dir.unwrap_or_else(|| PathBuf::from(&args.name));
+    if dir.exists() {
+        bail!(
+            "`{}` already exists; choose another name or --dir",
+            dir.display()
+        );
+    }
+    for (path, contents, executable) in scaffold(&args.name) {
+        let path = dir.join(path);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent)
+                .with_context(|| format!("failed to create `{}`", parent.display()))?;
+        }
+        fs::write(&path, contents)
+            .with_context(|| format!("failed to write `{}`", path.display()))?;
+        if executable {
+            use std::os::unix::fs::PermissionsExt as _;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o755))
+                .with_context(|| format!("failed to make `{}` executable", path.display()))?;
+        }
+    }
+    print_line(&format!(
+        "created pack `{}` in `{}`\nnext: nerve pack validate {}",
+        args.name,
+        dir.display(),
+        dir.display()
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The files of a new pack: (relative path, contents, executable).
+fn scaffold(name: &str) -> Vec<(&'static str, String, bool)> {
+    let files: [(&str, &str, bool); 9] = [
+        ("pack.yaml", include_str!("scaffold/pack.yaml"), false),
+        ("README.md", include_str!("scaffold/README.md"), false),
+        (
+            "config.schema.yaml",
+            include_str!("scaffold/config.schema.yaml"),
+            false,
+        ),
+        (
+            "actions/greet.yaml",
+            include_str!("scaffold/greet.yaml"),
+            false,
+        ),
+        ("actions/greet.sh", include_str!("scaffold/greet.sh"), true),
+        (
+            "sensors/hello_sensor.yaml",
+            include_str!("scaffold/hello_sensor.yaml"),
+            false,
+        ),
+        (
+            "sensors/hello_sensor.py",
+            include_str!("scaffold/hello_sensor.py"),
+            false,
+        ),
+        (
+            "rules/greet_on_webhook.yaml",
+            include_str!("scaffold/greet_on_webhook.yaml"),
+            false,
+        ),
+        (
+            "rules/greet_on_hello.yaml",
+            include_str!("scaffold/greet_on_hello.yaml"),
+            false,
+        ),
+    ];
+    files
+        .into_iter()
+        .map(|(path, template, executable)| (path, template.replace("PACKNAME", name), executable))
+        .collect()
+}

@@ -1,0 +1,395 @@
+//! `nerve rule test`: evaluate a rule against an event offline, StackStorm `st2-rule-tester` style.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Subcommand};
+use nerve_model::{ParamMap, TriggerInstance};
+use nerve_packs::{Catalog, LoadedAction, LoadedPack, load_packs, load_rule_file};
+use nerve_rules::{KvLookup, KvValue, RenderContext, compile_rule};
+use serde_json::{Map, Value, json};
+
+use super::OutputFormat;
+use super::pack::builtin_packs;
+use crate::output::{print_diagnostics, print_json, print_line};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RuleCommand {
+    /// Test a rule against an event, offline.
+    ///
+    /// EVENT is a StackStorm trigger-instance file: `{"trigger": "pack.type", "payload": {...}}`.
+    /// Prints each criterion (key, operator, pattern, the value found, pass/fail and why) and,
+    /// when the rule matches, the action with its rendered parameters. Parameters render as
+    /// StackStorm's rule tester renders them: a templated value stays the string it renders to.
+    /// When the action is known (built-in packs, the rule's own pack, `--pack`), parameters that
+    /// would fail its schema are reported as warnings.
+    ///
+    /// Exit 0 matched, 1 not matched (or the matched rule's parameters fail to render),
+    /// 2 invalid rule or event.
+    Test(TestArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TestArgs {
+    /// The rule file.
+    #[arg(value_name = "RULE.yaml")]
+    rule: PathBuf,
+    /// The event (trigger instance) file, JSON or YAML.
+    #[arg(long, value_name = "EVENT.json")]
+    event: PathBuf,
+    /// Extra pack directories whose actions and trigger types the rule may use.
+    #[arg(long = "pack", value_name = "DIR")]
+    packs: Vec<PathBuf>,
+    /// A `st2kv.system` value for templates, `KEY=VALUE` (repeatable).
+    #[arg(long = "kv", value_name = "KEY=VALUE", value_parser = parse_kv)]
+    kv: Vec<(String, String)>,
+    /// The pack config (`config_context` in templates), a JSON or YAML file.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    output: OutputFormat,
+}
+
+fn parse_kv(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("`{text}` is not KEY=VALUE"))
+}
+
+pub(crate) fn exec(command: RuleCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        RuleCommand::Test(args) => test(args),
+    }
+}
+
+/// `st2kv.system.*` values given on the command line.
+struct CliKv(HashMap<String, String>);
+
+impl KvLookup for CliKv {
+    fn get(&self, scope: &str, key: &str) -> Option<KvValue> {
+        (scope == "system")
+            .then(|| self.0.get(key))
+            .flatten()
+            .map(|value| KvValue {
+                value: value.clone(),
+                secret: false,
+            })
+    }
+}
+
+/// The pack a rule file lives in: `<pack>/rules/<file>` with `<pack>/pack.yaml`.
+fn enclosing_pack(rule: &Path) -> Option<PathBuf> {
+    let rules_dir = rule.parent()?;
+    let pack_dir = rules_dir.parent()?;
+    (rules_dir.file_name()? == "rules" && pack_dir.join("pack.yaml").is_file())
+        .then(|| pack_dir.to_path_buf())
+}
+
+fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
+    let scratch = tempfile::tempdir().context("failed to create a temporary directory")?;
+    let mut known = builtin_packs(scratch.path())?;
+    let own_pack = enclosing_pack(&args.rule);
+    let mut extra_dirs = args.packs.clone();
+    extra_dirs.extend(own_pack.clone());
+    let (extra, failed) = load_packs(&extra_dirs, &known);
+    for failure in &failed {
+        eprintln!(
+            "warning: pack `{}` does not load ({} problems; run `nerve pack validate` on it); its actions are not checked",
+            failure.dir.display(),
+            failure.diagnostics.len()
+        );
+    }
+    let own_pack_ref = own_pack
+        .as_ref()
+        .and_then(|dir| extra.iter().find(|p| &p.dir == dir))
+        .map_or_else(|| "default".to_owned(), |p| p.pack_ref.clone());
+    known.extend(extra);
+
+    if !args.rule.is_file() {
+        bail!("rule file `{}` does not exist", args.rule.display());
+    }
+    let loaded_rule = match load_rule_file(&args.rule, &own_pack_ref) {
+        Ok(rule) => rule,
+        Err(diagnostics) => {
+            print_diagnostics(&diagnostics);
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let event = match read_event(&args.event) {
+        Ok(event) => event,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let config = match &args.config {
+        Some(path) => read_structured(path)?,
+        None => Value::Object(Map::new()),
+    };
+
+    let rule = loaded_rule.rule.clone();
+    let compiled = compile_rule(rule.clone())
+        .map_err(|problems| anyhow::anyhow!("rule does not compile: {problems:?}"))?;
+    let kv = CliKv(args.kv.iter().cloned().collect());
+    let action_context = json!({"user": "stanley", "pack": rule.pack});
+    let ctx = RenderContext::new(&event.payload, &kv, chrono::Utc::now())
+        .with_config(&config)
+        .with_action_context(&action_context);
+    let explanation = compiled.explain(&ctx);
+    let trigger_matches = event.trigger == rule.trigger.trigger_type;
+    let matched = explanation.matched && trigger_matches;
+
+    let mut warnings = Vec::new();
+    if !trigger_matches {
+        warnings.push(format!(
+            "the event's trigger `{}` is not the rule's trigger type `{}`; the rule would not see it",
+            event.trigger, rule.trigger.trigger_type
+        ));
+    }
+    if !rule.enabled {
+        warnings.push(format!(
+            "rule `{}` is disabled (`enabled: true` is needed; StackStorm's default is false); it is evaluated as if enabled",
+            rule.rule_ref()
+        ));
+    }
+
+    let rendered = if matched {
+        match compiled.render_action_parameters(&ctx) {
+            Ok(parameters) => Some(parameters),
+            Err(error) => {
+                eprintln!(
+                    "error: the rule matched but its action parameters do not render: {error}"
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
+
+    let catalog = Catalog::new(known.iter());
+    if let Some(parameters) = &rendered {
+        match catalog.action(&rule.action.action_ref) {
+            Some(action) => warnings.extend(check_parameters(action, parameters)),
+            None if known.iter().any(|p: &LoadedPack| {
+                Some(p.pack_ref.as_str()) == rule.action.action_ref.split_once('.').map(|x| x.0)
+            }) =>
+            {
+                warnings.push(format!(
+                    "action `{}` does not exist",
+                    rule.action.action_ref
+                ));
+            }
+            None => {}
+        }
+    }
+
+    for warning in &warnings {
+        eprintln!("warning: {warning}");
+    }
+    let action = rendered
+        .as_ref()
+        .map(|parameters| json!({"ref": rule.action.action_ref, "parameters": parameters}));
+    match args.output {
+        OutputFormat::Json => {
+            let criteria: Vec<Value> = explanation
+                .criteria
+                .iter()
+                .map(|c| {
+                    json!({
+                        "key": c.key,
+                        "type": c.operator,
+                        "pattern": c.pattern,
+                        "value": c.value,
+                        "result": c.result,
+                    })
+                })
+                .collect();
+            let mut out = json!({"matched": matched, "criteria": criteria});
+            if let Some(action) = &action {
+                out["action"] = action.clone();
+            }
+            print_json(&out);
+        }
+        OutputFormat::Table => print_table(
+            &rule.rule_ref(),
+            &event,
+            &explanation,
+            matched,
+            action.as_ref(),
+        ),
+    }
+    Ok(match (matched, &rendered) {
+        (true, Some(_)) => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
+    })
+}
+
+fn print_table(
+    rule_ref: &str,
+    event: &TriggerInstance,
+    explanation: &nerve_rules::Explanation,
+    matched: bool,
+    action: Option<&Value>,
+) {
+    print_line(&format!(
+        "rule `{rule_ref}` against an event of `{}`",
+        event.trigger
+    ));
+    if let Some(reason) = &explanation.reason {
+        print_line(&format!("  {reason}"));
+    }
+    if explanation.criteria.is_empty() {
+        print_line("  (no criteria: every event of the trigger matches)");
+    }
+    for criterion in &explanation.criteria {
+        let mark = if criterion.result { "pass" } else { "FAIL" };
+        let pattern = criterion
+            .pattern
+            .as_ref()
+            .map_or_else(|| "None".to_owned(), Value::to_string);
+        let value = criterion
+            .value
+            .as_ref()
+            .map_or_else(|| "None".to_owned(), Value::to_string);
+        print_line(&format!(
+            "  [{mark}] {} {} {pattern}: found {value}; {}",
+            criterion.key,
+            criterion.operator.as_deref().unwrap_or("<no type>"),
+            criterion.reason
+        ));
+    }
+    if matched {
+        print_line("MATCHED");
+        if let Some(action) = action {
+            print_line(&format!(
+                "action: {}",
+                action["ref"].as_str().unwrap_or_default()
+            ));
+            if let Some(parameters) = action["parameters"].as_object() {
+                for (name, value) in parameters {
+                    print_line(&format!("  {name}: {value}"));
+                }
+            }
+        }
+    } else {
+        print_line("NOT MATCHED");
+    }
+}
+
+/// Parameters that would fail the action at run time. Values are cast the way StackStorm
+/// casts rendered parameters before validation (a string rendered for an integer parameter is
+/// parsed), and defaults are applied, so only real problems are reported.
+fn check_parameters(action: &LoadedAction, parameters: &Map<String, Value>) -> Vec<String> {
+    let action_ref = action.action.action_ref();
+    let mut out = Vec::new();
+    let mut candidate = Map::new();
+    for (name, value) in parameters {
+        if let Some(spec) = action.parameters.get(name)
+            && spec.is_immutable()
+        {
+            out.push(format!("parameter `{name}` of action `{action_ref}` is immutable; the value given is rejected"));
+        }
+        candidate.insert(name.clone(), cast(&action.parameters, name, value));
+    }
+    for (name, spec) in &action.parameters {
+        if !candidate.contains_key(name)
+            && let Some(default) = &spec.default
+        {
+            candidate.insert(name.clone(), default.clone());
+        }
+    }
+    if let Err(violations) = action.schema.validate(&Value::Object(candidate)) {
+        for violation in violations {
+            let at = if violation.path.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " at `{}`",
+                    violation.path.trim_start_matches('/').replace('/', ".")
+                )
+            };
+            out.push(format!(
+                "parameters of action `{action_ref}` are invalid{at}: {}",
+                violation.message
+            ));
+        }
+    }
+    out
+}
+
+/// StackStorm casts rendered string parameters to their declared type before validation.
+fn cast(parameters: &ParamMap, name: &str, value: &Value) -> Value {
+    let (Some(spec), Value::String(text)) = (parameters.get(name), value) else {
+        return value.clone();
+    };
+    let wanted = spec
+        .param_type
+        .as_ref()
+        .and_then(Value::as_str)
+        .unwrap_or("string");
+    let parsed = serde_json::from_str::<Value>(text.trim()).ok();
+    let fits = |v: &Value| match wanted {
+        "integer" => v.is_i64() || v.is_u64(),
+        "number" => v.is_number(),
+        "boolean" => v.is_boolean(),
+        "array" => v.is_array(),
+        "object" => v.is_object(),
+        _ => false,
+    };
+    match parsed {
+        Some(v) if fits(&v) => v,
+        _ if wanted == "boolean" && matches!(text.to_lowercase().as_str(), "true" | "false") => {
+            Value::Bool(text.eq_ignore_ascii_case("true"))
+        }
+        _ => value.clone(),
+    }
+}
+
+fn read_event(path: &Path) -> anyhow::Result<TriggerInstance> {
+    let value = read_structured(path)?;
+    let Value::Object(map) = &value else {
+        bail!(
+            "event file `{}` must contain an object with `trigger` and `payload`",
+            path.display()
+        );
+    };
+    match map.get("trigger") {
+        Some(Value::String(_)) => {}
+        Some(_) => bail!(
+            "event file `{}`: `trigger` must be a string (a trigger type ref)",
+            path.display()
+        ),
+        None => bail!(
+            "event file `{}`: missing `trigger` (a trigger type ref such as `core.st2.webhook`)",
+            path.display()
+        ),
+    }
+    serde_json::from_value(value)
+        .with_context(|| format!("event file `{}` is not a trigger instance", path.display()))
+}
+
+/// Reads JSON (`.json`) or YAML (anything else) into a value.
+fn read_structured(path: &Path) -> anyhow::Result<Value> {
+    let text =
+        fs::read_to_string(path).with_context(|| format!("failed to read `{}`", path.display()))?;
+    if path.extension().is_some_and(|e| e == "json") {
+        return serde_json::from_str(&text)
+            .with_context(|| format!("`{}` is not valid JSON", path.display()));
+    }
+    nerve_packs::parse_yaml(&text)
+        .map(|(doc, _)| doc.value)
+        .map_err(|error| {
+            anyhow::anyhow!(
+                "`{}`:{}:{}: {}",
+                path.display(),
+                error.line,
+                error.col,
+                error.message
+            )
+        })
+}

@@ -1,0 +1,14 @@
+//! End-to-end tests of the real `nerve` binary.
+
+#![allow(missing_docs)]
+
+mod pack_init;
+mod pack_validate;
+mod rule_test;
+
+use nerve_test_harness::Nerve;
+
+/// The binary built for this test run.
+fn nerve() -> Nerve {
+    Nerve::new(env!("CARGO_BIN_EXE_nerve"))
+}
