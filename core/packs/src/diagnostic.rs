@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::yaml::{PathDisplay, Span, YamlError, YamlWarning};
+use nerve_yaml::{PathDisplay, Span, YamlError, YamlWarning};
 
 /// How bad a diagnostic is. A pack with any error is not registered; warnings are shown only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

@@ -24,7 +24,7 @@ use jsonschema::{Draft, ValidationError, Validator};
 use serde_json::{Map, Value};
 
 use crate::diagnostic::{Diagnostic, Severity, did_you_mean};
-use crate::yaml::{PathDisplay, PathSegment, YamlDocument, parse_yaml};
+use nerve_yaml::{PathDisplay, PathSegment, YamlDocument, parse_yaml};
 
 /// The kinds of files a pack is made of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,15 +1,15 @@
 //! Loads StackStorm-format pack directories into Nerve's model.
 //!
-//! **Architecture invariant:** this is the only crate in the workspace that knows YAML. It turns
-//! pack files into `serde_json::Value`s with a source map ([`parse_yaml`], PyYAML's YAML 1.1 scalar
-//! rules), checks each file against the JSON Schema of its kind ([`validate_document`]), and then
+//! **Architecture invariant:** every problem of a pack is reported, with file, line, column and
+//! field path, and a pack with any error yields nothing. Files are read through `nerve-yaml`
+//! ([`parse_yaml`], PyYAML's YAML 1.1 scalar rules, with a source map), checked against the JSON
+//! Schema of their kind ([`validate_document`]), and then
 //! checks what needs the whole pack or set of packs ([`load_pack`], [`load_packs`]). Every problem
 //! is a [`Diagnostic`] with file, line, column and field path; a pack with any error yields nothing.
 
 mod diagnostic;
 mod document;
 mod loader;
-mod yaml;
 
 pub use diagnostic::{Diagnostic, Severity, did_you_mean, render_snippet};
 pub use document::{DocumentKind, load_document, validate_document};
@@ -17,7 +17,7 @@ pub use loader::{
     Catalog, ConfigSchema, LoadedAction, LoadedPack, LoadedPolicy, LoadedRule, LoadedSensor,
     LoadedTriggerType, PackErrors, load_pack, load_packs, load_rule_file,
 };
-pub use yaml::{
+pub use nerve_yaml::{
     MAX_ALIAS_EXPANSION, MAX_DEPTH, PathDisplay, PathSegment, Span, YamlDocument, YamlError,
     YamlWarning, display_path, parse_yaml,
 };

@@ -130,6 +130,9 @@ mod tests {
             .expect("every flush returns");
         let stats = store.stats();
         assert_eq!(stats.flush_requests, 32 * 20);
-        assert!(stats.flushes >= 1 && stats.flushes <= stats.flush_requests, "{stats:?}");
+        assert!(
+            stats.flushes >= 1 && stats.flushes <= stats.flush_requests,
+            "{stats:?}"
+        );
     }
 }

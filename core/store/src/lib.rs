@@ -62,4 +62,6 @@ pub use retention::PurgeStats;
 pub use store::{Store, StoreStats};
 pub use time::timestamp;
 pub use trace::{CausedBy, TraceComponent, TraceComponentKind, TraceRecord};
-pub use trigger_instance::{TriggerInstanceFilter, TriggerInstanceRecord, status_name};
+pub use trigger_instance::{
+    TriggerInstanceFilter, TriggerInstanceRecord, trigger_instance_status_name,
+};

@@ -30,7 +30,7 @@ use crate::output::line_prefix;
 use crate::table::Table;
 use crate::time::{cutoff, parse_time};
 use crate::trace::TraceComponentKind;
-use crate::trigger_instance::{is_done, status_name};
+use crate::trigger_instance::is_done;
 use crate::{Result, Store, TriggerInstanceRecord};
 
 /// Where each sweep stopped.
@@ -131,12 +131,12 @@ impl Store {
         more |= pending;
 
         stats.complete = !more;
-        if stats
-            != (PurgeStats {
-                complete: stats.complete,
-                ..PurgeStats::default()
-            })
-        {
+        let removed = stats.trigger_instances
+            + stats.enforcements
+            + stats.executions
+            + stats.output_lines
+            + stats.kv_expired;
+        if removed > 0 {
             tracing::info!(?stats, "Purged records past their retention.");
         }
         Ok(stats)
@@ -301,13 +301,9 @@ impl Store {
             if table.compare_and_swap(key, Some(value), None)?.is_err() {
                 return Ok(Step::Next);
             }
-            let entries = [
-                ("status", status_name(record.status)),
-                ("trigger", record.trigger.as_str()),
-            ];
             trees
                 .trigger_instances_idx
-                .remove(&record.id, &entries, &[])?;
+                .remove(&record.id, &record.index_entries(), &[])?;
             self.inner
                 .feed
                 .send(ChangeKind::TriggerInstance, &record.id, ChangeOp::Delete);

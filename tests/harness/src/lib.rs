@@ -95,6 +95,9 @@ impl Nerve {
     /// # Panics
     /// When the binary cannot be started or exceeds the deadline (it is killed first).
     pub fn run_in<S: AsRef<std::ffi::OsStr>>(&self, cwd: Option<&Path>, args: &[S]) -> Output {
+        // The binary under test is the one child a test starts itself; everything Nerve runs goes
+        // through its own spawning wrapper.
+        #[allow(clippy::disallowed_methods)]
         let mut command = Command::new(&self.binary);
         command
             .args(args)

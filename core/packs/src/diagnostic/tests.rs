@@ -46,12 +46,12 @@ fn serializes_to_json_for_output_json() {
 
 #[test]
 fn yaml_errors_and_warnings_convert() {
-    let error = crate::yaml::parse_yaml("a: b: c\n").unwrap_err();
+    let error = nerve_yaml::parse_yaml("a: b: c\n").unwrap_err();
     expect![[r#"
         actions/x.yaml:1:5: error: mapping values are not allowed here
           = help: a `: ` inside a value starts a new mapping; put the value in quotes"#]]
     .assert_eq(&Diagnostic::from_yaml_error(Path::new("actions/x.yaml"), &error).to_string());
-    let (_, warnings) = crate::yaml::parse_yaml("a:\n  b: 1\n  b: 2\n").unwrap();
+    let (_, warnings) = nerve_yaml::parse_yaml("a:\n  b: 1\n  b: 2\n").unwrap();
     expect!["actions/x.yaml:3:3: warning: duplicate key `b` (first at line 2); the last value is used (at `a.b`)"]
         .assert_eq(&Diagnostic::from_yaml_warning(Path::new("actions/x.yaml"), &warnings[0]).to_string());
 }

@@ -32,7 +32,7 @@ use serde_json::Value;
 
 use crate::diagnostic::{Diagnostic, Severity, did_you_mean};
 use crate::document::{DocumentKind, validate_document};
-use crate::yaml::{PathSegment, Span, YamlDocument, parse_yaml};
+use nerve_yaml::{PathSegment, Span, YamlDocument, parse_yaml};
 
 /// A pack loaded without errors.
 #[derive(Debug, Clone)]
@@ -270,7 +270,7 @@ fn key(name: &str) -> PathSegment {
 }
 
 fn display_path(path: &[PathSegment]) -> String {
-    crate::yaml::display_path(path)
+    nerve_yaml::display_path(path)
 }
 
 /// Splits a JSON pointer (`/a/0/b`) into path segments; numeric segments become indexes.

@@ -327,9 +327,12 @@ impl CompiledCriterion {
                 message: "`search` needs a `condition`: `any`, `all`, `all2any` or `any2any`".to_owned(),
             }),
         }
+        // A string pattern is rendered (and then fails to be a mapping); a mapping is kept
+        // as written so explanations can show it.
         let pattern = match spec.pattern {
             Value::String(_) => compile_pattern(spec.pattern, at, templates, problems),
-            _ => Pattern::None,
+            Value::Null => Pattern::None,
+            other => Pattern::Static(other.clone()),
         };
         let children = match spec.pattern {
             Value::Object(children) => {

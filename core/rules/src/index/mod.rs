@@ -2,8 +2,12 @@
 //! listening to its trigger. Matching applies StackStorm's two passes
 //! (`st2reactor/rules/matcher.py`): standard rules first, `backstop` rules only when no
 //! standard rule matched.
+//!
+//! Next to its rules, each key keeps a compact plan of their simple criteria (see `plan`),
+//! rebuilt when a rule of that key changes, so matching an event reads a few contiguous
+//! arrays instead of chasing pointers through every rule.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::rule::CompiledRule;
@@ -43,27 +47,71 @@ impl RuleIndex {
     /// Adds a rule, replacing the rule with the same ref (even if its trigger changed).
     /// Returns the replaced rule. A replaced rule keeps its place among its trigger's rules.
     pub fn insert(&mut self, rule: impl Into<Arc<CompiledRule>>) -> Option<Arc<CompiledRule>> {
-        let rule: Arc<CompiledRule> = rule.into();
+        let mut touched = HashSet::new();
+        let replaced = self.place(rule.into(), &mut touched);
+        self.rebuild(touched);
+        replaced
+    }
+
+    /// Adds many rules (as [`insert`](Self::insert) does), rebuilding each key's plan once.
+    pub fn extend<R: Into<Arc<CompiledRule>>>(&mut self, rules: impl IntoIterator<Item = R>) {
+        let mut touched = HashSet::new();
+        for rule in rules {
+            self.place(rule.into(), &mut touched);
+        }
+        self.rebuild(touched);
+    }
+
+    /// Puts `rule` in its bucket without rebuilding plans; records the keys it changed.
+    fn place(
+        &mut self,
+        rule: Arc<CompiledRule>,
+        touched: &mut HashSet<String>,
+    ) -> Option<Arc<CompiledRule>> {
         let rule_ref = rule.rule_ref().to_owned();
         let key = rule.trigger_key().to_owned();
-        if self.key_of.get(&rule_ref) == Some(&key) {
-            let bucket = self.by_key.entry(key).or_default();
-            let replaced = match bucket.rules.iter_mut().find(|r| r.rule_ref() == rule_ref) {
-                Some(slot) => Some(std::mem::replace(slot, rule)),
-                None => {
-                    bucket.rules.push(rule);
-                    None
-                }
-            };
-            bucket.rebuild();
-            return replaced;
+        touched.insert(key.clone());
+        let bucket_rules = match self.key_of.get(&rule_ref) {
+            Some(old_key) if *old_key == key => &mut self.by_key.entry(key).or_default().rules,
+            Some(old_key) => {
+                touched.insert(old_key.clone());
+                let replaced = self.take(&rule_ref);
+                self.key_of.insert(rule_ref, key.clone());
+                self.by_key.entry(key).or_default().rules.push(rule);
+                return replaced;
+            }
+            None => {
+                self.key_of.insert(rule_ref.clone(), key.clone());
+                &mut self.by_key.entry(key).or_default().rules
+            }
+        };
+        match bucket_rules.iter_mut().find(|r| r.rule_ref() == rule_ref) {
+            Some(slot) => Some(std::mem::replace(slot, rule)),
+            None => {
+                bucket_rules.push(rule);
+                None
+            }
         }
-        let replaced = self.remove(&rule_ref);
-        self.key_of.insert(rule_ref, key.clone());
-        let bucket = self.by_key.entry(key).or_default();
-        bucket.rules.push(rule);
-        bucket.rebuild();
-        replaced
+    }
+
+    /// Takes `rule_ref` out of its bucket without rebuilding the plan.
+    fn take(&mut self, rule_ref: &str) -> Option<Arc<CompiledRule>> {
+        let key = self.key_of.remove(rule_ref)?;
+        let bucket = self.by_key.get_mut(&key)?;
+        let position = bucket.rules.iter().position(|r| r.rule_ref() == rule_ref)?;
+        Some(bucket.rules.remove(position))
+    }
+
+    fn rebuild(&mut self, keys: HashSet<String>) {
+        for key in keys {
+            match self.by_key.get_mut(&key) {
+                Some(bucket) if bucket.rules.is_empty() => {
+                    self.by_key.remove(&key);
+                }
+                Some(bucket) => bucket.rebuild(),
+                None => {}
+            }
+        }
     }
 
     /// Same as [`insert`](Self::insert): replaces the rule with the same ref.
@@ -73,16 +121,10 @@ impl RuleIndex {
 
     /// Removes the rule `rule_ref` (`pack.name`).
     pub fn remove(&mut self, rule_ref: &str) -> Option<Arc<CompiledRule>> {
-        let key = self.key_of.remove(rule_ref)?;
-        let bucket = self.by_key.get_mut(&key)?;
-        let position = bucket.rules.iter().position(|r| r.rule_ref() == rule_ref)?;
-        let removed = bucket.rules.remove(position);
-        if bucket.rules.is_empty() {
-            self.by_key.remove(&key);
-        } else {
-            bucket.rebuild();
-        }
-        Some(removed)
+        let key = self.key_of.get(rule_ref)?.clone();
+        let removed = self.take(rule_ref);
+        self.rebuild(HashSet::from([key]));
+        removed
     }
 
     /// The rule `rule_ref`, if indexed.

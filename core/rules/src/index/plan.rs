@@ -7,6 +7,7 @@
 //! same answers as [`CompiledRule::matches`]; a rule with any criterion outside the simple
 //! shapes is evaluated by `matches` itself.
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -85,14 +86,14 @@ impl Plan {
     /// Builds the plan for `rules`.
     pub(super) fn build(rules: &[Arc<CompiledRule>]) -> Plan {
         let mut plan = Plan::default();
+        let mut known_paths = HashMap::new();
         for rule in rules {
             let start = to_u32(plan.criteria.len());
             let mut general = false;
             for criterion in rule.criteria() {
-                match criterion
-                    .simple_form()
-                    .and_then(|(fields, op, pattern)| plan.simple(fields, op, pattern))
-                {
+                match criterion.simple_form().and_then(|(fields, op, pattern)| {
+                    plan.simple(fields, op, pattern, &mut known_paths)
+                }) {
                     Some(simple) => plan.criteria.push(simple),
                     None => general = true,
                 }
@@ -116,17 +117,9 @@ impl Plan {
         start..to_u32(self.text.len())
     }
 
-    fn path_index(&mut self, fields: &[String]) -> u32 {
-        let existing = self.paths.iter().position(|p| {
-            let segments = &self.segments[range(p)];
-            segments.len() == fields.len()
-                && segments
-                    .iter()
-                    .zip(fields)
-                    .all(|(s, f)| &self.text[range(s)] == f.as_str())
-        });
-        if let Some(index) = existing {
-            return to_u32(index);
+    fn path_index(&mut self, fields: &[String], known: &mut HashMap<Vec<String>, u32>) -> u32 {
+        if let Some(index) = known.get(fields) {
+            return *index;
         }
         let start = to_u32(self.segments.len());
         for field in fields {
@@ -134,7 +127,9 @@ impl Plan {
             self.segments.push(segment);
         }
         self.paths.push(start..to_u32(self.segments.len()));
-        to_u32(self.paths.len() - 1)
+        let index = to_u32(self.paths.len() - 1);
+        known.insert(fields.to_vec(), index);
+        index
     }
 
     fn literal(&mut self, pattern: Option<&Value>) -> Option<Literal> {
@@ -153,6 +148,7 @@ impl Plan {
         fields: &[String],
         op: Operator,
         pattern: Option<&Value>,
+        known: &mut HashMap<Vec<String>, u32>,
     ) -> Option<SimpleCriterion> {
         let op = match op {
             Operator::Exists => SimpleOp::Exists,
@@ -166,7 +162,7 @@ impl Plan {
             _ => return None,
         };
         Some(SimpleCriterion {
-            path: self.path_index(fields),
+            path: self.path_index(fields, known),
             op,
         })
     }
@@ -188,6 +184,10 @@ impl Plan {
         for backstop in [false, true] {
             for (i, planned) in self.rules.iter().enumerate() {
                 if planned.backstop == backstop && event.rule_matches(planned, &rules[i], ctx) {
+                    if matched.is_empty() {
+                        // One allocation for every match of this pass.
+                        matched.reserve(self.rules.len() - i);
+                    }
                     matched.push(Arc::clone(&rules[i]));
                 }
             }
@@ -266,6 +266,12 @@ impl<'v> Event<'_, 'v> {
 }
 
 impl Plan {
+    /// How many rules the plan leaves to [`CompiledRule::matches`].
+    #[cfg(test)]
+    pub(super) fn general_rules(&self) -> usize {
+        self.rules.iter().filter(|r| r.general).count()
+    }
+
     fn text(&self, r: &Range<u32>) -> &str {
         &self.text[range(r)]
     }

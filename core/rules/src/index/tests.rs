@@ -142,3 +142,27 @@ fn replace_and_remove_by_ref() {
     assert_eq!(index.iter().count(), 1);
     assert!(!index.is_empty());
 }
+
+#[test]
+fn simple_criteria_are_planned_and_others_fall_back() {
+    let mut index = RuleIndex::new();
+    index.extend([
+        compiled("eq", "t", json!({"trigger.a.b": {"type": "equals", "pattern": "x"}, "trigger.n": {"type": "gt", "pattern": 1}}), false, true),
+        compiled("ex", "t", json!({"trigger.a.b#2": {"type": "nexists"}, "trigger.s": {"type": "startswith", "pattern": "p"}}), false, true),
+        compiled("re", "t", json!({"trigger.a.b": {"type": "regex", "pattern": "^x"}}), false, true),
+        compiled("tpl", "t", json!({"trigger.n": {"type": "lt", "pattern": "{{ 5 }}"}}), false, true),
+        compiled("idx", "t", json!({"trigger.l[0]": {"type": "eq", "pattern": 1}}), false, true),
+    ]);
+    let bucket = &index.by_key["t"];
+    assert_eq!(bucket.plan.general_rules(), 3);
+
+    let payload = json!({"a": {"b": "x"}, "n": 2, "s": "pq", "l": [1]});
+    let ctx = RenderContext::new(&payload, &NoKv, now());
+    assert_eq!(
+        refs(&index.matching("t", &ctx)),
+        ["test.eq", "test.re", "test.tpl", "test.idx"]
+    );
+    let payload = json!({"n": 2, "s": "pq", "l": [2]});
+    let ctx = RenderContext::new(&payload, &NoKv, now());
+    assert_eq!(refs(&index.matching("t", &ctx)), ["test.ex", "test.tpl"]);
+}

@@ -19,6 +19,25 @@ pub struct Collection<T> {
     record: PhantomData<fn() -> T>,
 }
 
+impl<T> Clone for Collection<T> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            table: self.table.clone(),
+            kind: self.kind,
+            record: PhantomData,
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Collection<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collection")
+            .field("tree", &self.table.name)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What [`Collection::put`] did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PutOutcome<T> {

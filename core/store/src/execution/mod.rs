@@ -48,7 +48,8 @@ pub struct ExecutionRecord {
     pub result_size: u64,
 }
 
-/// Filter for [`Store::list_executions`]; every field set must match.
+/// Filter for [`Store::list_executions`]; every field set must match. Rule, action and status
+/// are served by an index; the other fields alone scan newest first.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ExecutionFilter {
     /// Action ref.
@@ -90,39 +91,26 @@ impl ExecutionFilter {
 
     /// The most selective indexed field that is set.
     fn index_entry(&self) -> Option<Entry<'_>> {
-        fn entry<'a>(field: &'static str, value: &'a Option<String>) -> Option<Entry<'a>> {
-            value.as_deref().map(|value| (field, value))
-        }
-        entry("trigger_instance", &self.trigger_instance)
-            .or_else(|| entry("parent", &self.parent))
-            .or_else(|| entry("rule", &self.rule))
-            .or_else(|| entry("action", &self.action))
+        self.rule
+            .as_deref()
+            .map(|rule| ("rule", rule))
+            .or_else(|| self.action.as_deref().map(|action| ("action", action)))
             .or_else(|| self.status.map(|status| ("status", status.as_str())))
-            .or_else(|| entry("user", &self.user))
     }
 }
 
-/// The (field, value) pairs an execution is indexed under.
+/// The (field, value) pairs an execution is indexed under: status, action and rule. Each entry
+/// costs a sled write on creation (and status ones on every transition), so the other filters
+/// (trigger instance, parent, user, time) scan newest first instead: a workflow's children are in
+/// the parent's `children`, and an event's executions are in its enforcements.
 pub(crate) fn index_entries(execution: &Execution) -> Vec<Entry<'_>> {
-    let context = &execution.context;
     let mut entries = vec![
         ("status", execution.status.as_str()),
         ("action", execution.action.as_str()),
     ];
-    let optional = [
-        ("rule", context.rule.as_deref()),
-        ("trigger_instance", context.trigger_instance.as_deref()),
-        ("parent", context.parent.as_deref()),
-        (
-            "user",
-            Some(context.user.as_str()).filter(|user| !user.is_empty()),
-        ),
-    ];
-    entries.extend(
-        optional
-            .into_iter()
-            .filter_map(|(field, value)| value.map(|value| (field, value))),
-    );
+    if let Some(rule) = execution.context.rule.as_deref() {
+        entries.push(("rule", rule));
+    }
     entries
 }
 
@@ -152,7 +140,8 @@ impl Store {
     }
 
     /// Records a new execution, insert-if-absent by id, and flushes. Creating the same request
-    /// again (a redelivery, whatever its status now) is [`InsertOutcome::AlreadyPresent`].
+    /// again (a redelivery, whatever its status now) is [`InsertOutcome::AlreadyPresent`]. An
+    /// empty `log` gets its first entry: the initial status at `start_timestamp`.
     ///
     /// # Errors
     ///
@@ -182,6 +171,12 @@ impl Store {
             };
         }
         let mut execution = execution.clone();
+        if execution.log.is_empty() {
+            execution.log.push(StatusChange {
+                status: execution.status,
+                timestamp: execution.start_timestamp.clone(),
+            });
+        }
         let placement = self.place_result(id, &mut execution.result)?;
         let stored = StoredExecution {
             execution,
@@ -208,6 +203,10 @@ impl Store {
     /// current execution (an oversized result appears as its preview; leave it alone to keep the
     /// full result) and may refuse by returning `Err`, in which case nothing is written. The id
     /// cannot be changed. Returns the execution as stored.
+    ///
+    /// `change` runs under the execution's write lock: it must be quick and must not call back
+    /// into the store. A result larger than the inline cap is written to its file under that lock
+    /// too, before the record that points at it.
     ///
     /// # Errors
     ///
@@ -361,8 +360,7 @@ impl Store {
     }
 
     /// Executions matching `filter`, newest first, with the total count. Uses a secondary index
-    /// when the filter names an indexed field (trigger instance, parent, rule, action, status,
-    /// user); otherwise scans.
+    /// when the filter names an indexed field (rule, action, status); otherwise scans.
     ///
     /// # Errors
     ///

@@ -96,7 +96,7 @@ pub struct KvWrite {
     pub value: String,
     /// Encrypt it at rest and mask it in listings.
     pub secret: bool,
-    /// Seconds to live; `None` for no expiry.
+    /// Seconds to live; `None` for no expiry (as is a TTL too large to represent).
     pub ttl_seconds: Option<u64>,
 }
 
@@ -325,9 +325,11 @@ impl Kv {
         } else {
             write.value.clone()
         };
+        // A TTL beyond the calendar's range means "never expires" rather than a panic.
         let expire_at = write
             .ttl_seconds
-            .map(|ttl| now + TimeDelta::seconds(i64::try_from(ttl).unwrap_or(i64::MAX / 1000)))
+            .and_then(|ttl| TimeDelta::try_seconds(i64::try_from(ttl).ok()?))
+            .and_then(|ttl| now.checked_add_signed(ttl))
             .map(timestamp);
         let now_text = timestamp(now);
         let stored = StoredKv {

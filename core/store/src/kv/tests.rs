@@ -298,3 +298,19 @@ async fn the_view_judges_expiry_at_its_own_time_and_decrypts_on_request() {
     assert_eq!(later.value(KvScope::System, "pw").unwrap(), None);
     assert_eq!(view.value(KvScope::System, "missing").unwrap(), None);
 }
+
+#[tokio::test]
+async fn an_absurd_ttl_means_no_expiry_not_a_panic() {
+    let (_dir, store) = temp_store();
+    let forever = KvWrite {
+        ttl_seconds: Some(u64::MAX),
+        ..write("k", "v")
+    };
+    let outcome = store.kv().set(&forever).await.unwrap();
+    assert_eq!(outcome.new.expire_at, None);
+    let huge = KvWrite {
+        ttl_seconds: Some(i64::MAX as u64),
+        ..write("k2", "v")
+    };
+    assert_eq!(store.kv().set(&huge).await.unwrap().new.expire_at, None);
+}

@@ -55,7 +55,9 @@ fn key_seq(key: &[u8]) -> Option<u64> {
 impl Store {
     /// Appends one line (without its newline) to an execution's output. Returns its sequence
     /// number, or `None` when the execution is over its cap and the line was counted and dropped.
-    /// Sequence numbers increase by one per stored line and continue after a restart.
+    /// Sequence numbers increase by one per stored line and continue after a restart. The
+    /// execution need not be recorded yet (output can race its record); output is purged with its
+    /// execution.
     ///
     /// # Errors
     ///

@@ -63,7 +63,7 @@ impl TriggerInstanceRecord {
     pub(crate) fn index_entries(&self) -> Vec<Entry<'_>> {
         let mut entries = vec![("trigger", self.trigger.as_str())];
         if !is_done(self.status) {
-            entries.push(("status", status_name(self.status)));
+            entries.push(("status", trigger_instance_status_name(self.status)));
         }
         entries
     }
@@ -87,7 +87,7 @@ pub struct TriggerInstanceFilter {
 }
 
 /// StackStorm's name for a trigger-instance status.
-pub fn status_name(status: TriggerInstanceStatus) -> &'static str {
+pub fn trigger_instance_status_name(status: TriggerInstanceStatus) -> &'static str {
     match status {
         TriggerInstanceStatus::Pending => "pending",
         TriggerInstanceStatus::Processing => "processing",
@@ -221,9 +221,11 @@ impl Store {
         let candidates: Box<dyn Iterator<Item = Result<TriggerInstanceRecord>>> =
             match (&filter.trigger, filter.status) {
                 (Some(trigger), _) => Box::new(self.load_ids(index.ids("trigger", trigger, true))),
-                (None, Some(status)) if !is_done(status) => {
-                    Box::new(self.load_ids(index.ids("status", status_name(status), true)))
-                }
+                (None, Some(status)) if !is_done(status) => Box::new(self.load_ids(index.ids(
+                    "status",
+                    trigger_instance_status_name(status),
+                    true,
+                ))),
                 (None, _) => Box::new(
                     table
                         .scan_prefix(&[])
@@ -259,7 +261,9 @@ impl Store {
             TriggerInstanceStatus::Pending,
             TriggerInstanceStatus::Processing,
         ] {
-            for record in self.load_ids(index.ids("status", status_name(status), false)) {
+            for record in
+                self.load_ids(index.ids("status", trigger_instance_status_name(status), false))
+            {
                 let record = record?;
                 if record.status == status {
                     records.push(record);

@@ -61,10 +61,11 @@ async fn legal_transitions_log_each_status_and_end_final_ones() {
         .unwrap()
         .execution;
     let log: Vec<S> = done.log.iter().map(|change| change.status).collect();
-    assert_eq!(log, [S::Scheduled, S::Running, S::Succeeded]);
+    assert_eq!(log, [S::Requested, S::Scheduled, S::Running, S::Succeeded]);
+    assert_eq!(done.log[0].timestamp, requested.start_timestamp);
     assert_eq!(
         done.end_timestamp.as_deref(),
-        Some(done.log[2].timestamp.as_str())
+        Some(done.log[3].timestamp.as_str())
     );
     assert_eq!(done.reason.as_deref(), Some("exit code 0"));
     assert_eq!(done.result, Some(json!({"stdout": "hi", "return_code": 0})));
@@ -124,7 +125,7 @@ async fn illegal_transitions_from_unfinished_statuses_are_refused_too() {
         .transition(&requested.id, S::Canceled, None, None)
         .await
         .unwrap();
-    assert_eq!(canceled.execution.log.len(), 3);
+    assert_eq!(canceled.execution.log.len(), 4);
     let missing = store
         .transition("01NOPE", S::Running, None, None)
         .await
@@ -147,10 +148,8 @@ async fn a_refused_update_writes_nothing() {
         refused,
         Err(UpdateError::Refused("worker is draining"))
     ));
-    assert_eq!(
-        store.get_execution(&requested.id).unwrap(),
-        Some(requested.clone())
-    );
+    let unchanged = store.get_execution(&requested.id).unwrap().unwrap();
+    assert_eq!((unchanged.status, unchanged.log.len()), (S::Requested, 1));
     let updated = store
         .update_execution(&requested.id, |execution| {
             execution.worker = Some("node-1".to_owned());

@@ -873,6 +873,12 @@ fn convert(node: Node, id: u32, source_map: &mut SourceMap) -> Value {
     }
 }
 
+/// Whether an unquoted scalar with this text reads as a string (and not as null, a boolean or
+/// a number) under PyYAML's rules; a YAML writer must quote the text when this is false.
+pub fn plain_scalar_is_string(text: &str) -> bool {
+    matches!(resolve_plain(text), ScalarValue::Json(Value::String(_)))
+}
+
 /// PyYAML's implicit resolver for plain scalars (YAML 1.1 as PyYAML implements it).
 fn resolve_plain(text: &str) -> ScalarValue {
     match text {
