@@ -48,5 +48,6 @@ pub use index::RuleIndex;
 pub use operators::{OPERATOR_NAMES, Operator};
 pub use rule::{CompiledRule, Explanation, RuleProblem, compile_rule};
 pub use template::{
-    KvLookup, KvValue, NoKv, RenderContext, RenderError, environment, render_template, render_value,
+    KvLookup, KvValue, NoKv, RenderContext, RenderError, environment, render_template,
+    render_value, render_with_variables,
 };

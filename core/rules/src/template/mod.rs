@@ -130,6 +130,28 @@ pub(crate) fn describe(error: &minijinja::Error) -> String {
     message
 }
 
+/// Renders `template` with the given top-level variables (StackStorm's parameter defaults that
+/// refer to other parameters, `{{ message }}`), with the same environment and filters.
+///
+/// # Errors
+/// A syntax error or an undefined variable.
+pub fn render_with_variables(
+    template: &str,
+    variables: &Map<String, Value>,
+) -> Result<String, RenderError> {
+    let context: std::collections::BTreeMap<&str, MjValue> = variables
+        .iter()
+        .map(|(k, v)| (k.as_str(), convert::from_json(v)))
+        .collect();
+    environment()
+        .render_str(template, context)
+        .map_err(|error| RenderError {
+            path: Vec::new(),
+            template: template.to_owned(),
+            message: error.to_string(),
+        })
+}
+
 /// The Jinja environment with StackStorm's settings and every custom filter, built once.
 pub fn environment() -> &'static Environment<'static> {
     static ENVIRONMENT: OnceLock<Environment<'static>> = OnceLock::new();

@@ -1,0 +1,88 @@
+//! Event ingestion: validate against the trigger type, record (flushed), start a trace, publish.
+//!
+//! An event is *accepted* once `emit` returns: it is in the store, and a crash before the rules
+//! engine finishes with it is repaired at start-up (pending events are re-published).
+
+use nerve_bus::Message;
+use nerve_bus::topology::TRIGGER_INSTANCES;
+use nerve_model::TriggerInstanceStatus;
+use nerve_store::{TraceComponent, TraceComponentKind, TriggerInstanceRecord};
+use serde_json::Value;
+
+use crate::{Engine, EngineError};
+
+/// The trigger type ref of a trigger key (`core.st2.webhook?{"url":"x"}` → `core.st2.webhook`).
+pub(crate) fn type_of(trigger_key: &str) -> &str {
+    trigger_key
+        .split_once('?')
+        .map_or(trigger_key, |(type_ref, _)| type_ref)
+}
+
+pub(crate) async fn emit(
+    engine: &Engine,
+    trigger: &str,
+    payload: Value,
+    trace_tag: Option<String>,
+) -> Result<TriggerInstanceRecord, EngineError> {
+    let content = engine.content();
+    let type_ref = type_of(trigger);
+    let Some(trigger_type) = content.trigger_type(type_ref) else {
+        let known = content.trigger_type_refs();
+        let hint = nerve_packs::did_you_mean(type_ref, known.iter().map(String::as_str))
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default();
+        return Err(EngineError::invalid(format!(
+            "unknown trigger type `{type_ref}`{hint}"
+        )));
+    };
+    if !payload.is_object() {
+        return Err(EngineError::invalid(format!(
+            "the payload of a `{type_ref}` event must be an object"
+        )));
+    }
+    if let Some(schema) = &trigger_type.payload_schema
+        && let Err(violations) = schema.validate(&payload)
+    {
+        return Err(EngineError::Invalid {
+            message: format!("payload does not match the payload_schema of `{type_ref}`"),
+            details: violations.iter().map(ToString::to_string).collect(),
+        });
+    }
+    let store = engine.store();
+    let id = nerve_store::new_id();
+    let now = nerve_store::timestamp(chrono::Utc::now());
+    let record = TriggerInstanceRecord {
+        id: id.clone(),
+        trigger: trigger.to_owned(),
+        payload,
+        occurrence_time: now.clone(),
+        status: TriggerInstanceStatus::Pending,
+        trace_id: Some(id.clone()),
+        trace_tag: Some(trace_tag.unwrap_or_else(|| format!("trigger_instance-{id}"))),
+    };
+    store.record_trigger_instance(&record).await?;
+    store.add_to_trace(
+        &id,
+        record.trace_tag.as_deref().unwrap_or_default(),
+        TraceComponentKind::TriggerInstance,
+        TraceComponent {
+            id: id.clone(),
+            component_ref: trigger.to_owned(),
+            caused_by: None,
+            updated_at: now,
+        },
+    )?;
+    publish(engine, &record).await?;
+    Ok(record)
+}
+
+/// Hands a recorded event to the rules engine.
+pub(crate) async fn publish(
+    engine: &Engine,
+    record: &TriggerInstanceRecord,
+) -> Result<(), EngineError> {
+    let routing_key = type_of(&record.trigger);
+    let message = Message::json(record.id.clone(), routing_key, record)?;
+    engine.inner.bus.publish(TRIGGER_INSTANCES, message).await?;
+    Ok(())
+}

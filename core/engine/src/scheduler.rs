@@ -1,0 +1,310 @@
+//! The scheduler: creates executions, applies policies (`action.concurrency` with delay or
+//! cancel, per attribute too), and hands scheduled executions to workers over the bus.
+
+use nerve_bus::Message;
+use nerve_bus::topology::{EXECUTIONS, execution_request_key};
+use nerve_model::{Execution, ExecutionContext, ExecutionStatus, PolicyType};
+use nerve_store::{ExecutionFilter, TraceComponent, TraceComponentKind};
+use serde_json::{Map, Value};
+
+use crate::{Content, Engine, EngineError};
+
+/// Validates parameters and requests an execution (API / CLI runs).
+pub(crate) async fn request_execution(
+    engine: &Engine,
+    content: &Content,
+    action_ref: &str,
+    given: Map<String, Value>,
+    context: ExecutionContext,
+    parent: Option<String>,
+) -> Result<Execution, EngineError> {
+    let parameters = crate::parameters::prepare(content, action_ref, given, false)?;
+    let mut context = context;
+    context.parent = parent;
+    let id = nerve_store::new_id();
+    create_and_schedule(
+        engine,
+        content,
+        action_ref,
+        parameters,
+        context,
+        id.clone(),
+        None,
+    )
+    .await?;
+    engine
+        .store()
+        .get_execution(&id)?
+        .ok_or_else(|| EngineError::NotFound {
+            kind: "execution",
+            id,
+        })
+}
+
+/// Creates the execution (idempotent for the same id) and schedules it.
+pub(crate) async fn create_and_schedule(
+    engine: &Engine,
+    content: &Content,
+    action_ref: &str,
+    parameters: Map<String, Value>,
+    context: ExecutionContext,
+    id: String,
+    caused_by_enforcement: Option<String>,
+) -> Result<(), EngineError> {
+    let Some((_, action)) = content.action(action_ref) else {
+        return Err(EngineError::invalid(format!(
+            "unknown action `{action_ref}`"
+        )));
+    };
+    let now = nerve_store::timestamp(chrono::Utc::now());
+    let execution = Execution {
+        id: id.clone(),
+        action: action_ref.to_owned(),
+        runner: action.action.runner_type.clone(),
+        parameters,
+        status: ExecutionStatus::Requested,
+        result: None,
+        reason: None,
+        context: context.clone(),
+        start_timestamp: now.clone(),
+        end_timestamp: None,
+        log: Vec::new(),
+        children: Vec::new(),
+        worker: None,
+    };
+    let store = engine.store();
+    store.create_execution(&execution).await?;
+    if let Some(trace_id) = &context.trace_id {
+        let caused_by = caused_by_enforcement
+            .map(|id| nerve_store::CausedBy {
+                kind: TraceComponentKind::RuleEnforcement,
+                id,
+            })
+            .or_else(|| {
+                context
+                    .trigger_instance
+                    .clone()
+                    .map(|id| nerve_store::CausedBy {
+                        kind: TraceComponentKind::TriggerInstance,
+                        id,
+                    })
+            });
+        store.add_to_trace(
+            trace_id,
+            context.trace_tag.as_deref().unwrap_or(trace_id),
+            TraceComponentKind::Execution,
+            TraceComponent {
+                id: id.clone(),
+                component_ref: action_ref.to_owned(),
+                caused_by,
+                updated_at: now,
+            },
+        )?;
+    }
+    let execution = store
+        .get_execution(&id)?
+        .ok_or_else(|| EngineError::NotFound {
+            kind: "execution",
+            id,
+        })?;
+    if execution.status == ExecutionStatus::Requested {
+        schedule(engine, content, execution).await?;
+    }
+    Ok(())
+}
+
+/// Applies the action's concurrency policy and moves a requested (or delayed) execution on:
+/// `scheduled` and dispatched, `delayed`, or `canceled`.
+pub(crate) async fn schedule(
+    engine: &Engine,
+    content: &Content,
+    execution: Execution,
+) -> Result<(), EngineError> {
+    let store = engine.store();
+    let _policy_guard = engine.inner.policy_lock.lock().await;
+    let current = store.get_execution(&execution.id)?.unwrap_or(execution);
+    if !matches!(
+        current.status,
+        ExecutionStatus::Requested | ExecutionStatus::Delayed
+    ) {
+        return Ok(());
+    }
+    if let Some((threshold, on_limit, attributes)) = concurrency_policy(content, &current.action) {
+        let busy = busy_count(engine, &current, &attributes)?;
+        if busy >= threshold {
+            if on_limit == "cancel" {
+                let reason = format!(
+                    "canceled by policy: {busy} executions of `{}` already running (threshold {threshold})",
+                    current.action
+                );
+                let record = store
+                    .transition(&current.id, ExecutionStatus::Canceled, Some(reason), None)
+                    .await?;
+                drop(_policy_guard);
+                // Boxed: finishing an execution may schedule others, which may finish at once.
+                Box::pin(crate::worker::after_final(engine, &record.execution)).await;
+                return Ok(());
+            }
+            if current.status != ExecutionStatus::Delayed {
+                let reason = format!(
+                    "delayed by policy: {busy} executions of `{}` running (threshold {threshold})",
+                    current.action
+                );
+                store
+                    .transition(&current.id, ExecutionStatus::Delayed, Some(reason), None)
+                    .await?;
+            }
+            return Ok(());
+        }
+    }
+    let record = store
+        .transition(&current.id, ExecutionStatus::Scheduled, None, None)
+        .await?;
+    drop(_policy_guard);
+    dispatch(engine, &record.execution).await
+}
+
+/// Publishes a scheduled execution to the workers of its runner.
+pub(crate) async fn dispatch(engine: &Engine, execution: &Execution) -> Result<(), EngineError> {
+    let routing_key = execution_request_key(&execution.runner)?;
+    let message = Message::json(execution.id.clone(), routing_key, &execution.id)?;
+    engine.inner.bus.publish(EXECUTIONS, message).await?;
+    Ok(())
+}
+
+/// `(threshold, action on limit, attributes)` of the action's concurrency policy, if any.
+fn concurrency_policy(content: &Content, action_ref: &str) -> Option<(usize, String, Vec<String>)> {
+    let (policy, attributes) = match content.policy(action_ref, PolicyType::ConcurrencyAttr) {
+        Some(policy) => {
+            let attributes = policy
+                .parameters
+                .get("attributes")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                });
+            (policy, attributes.unwrap_or_default())
+        }
+        None => (
+            content.policy(action_ref, PolicyType::Concurrency)?,
+            Vec::new(),
+        ),
+    };
+    let threshold = usize::try_from(policy.parameters.get("threshold")?.as_u64()?).ok()?;
+    let on_limit = policy
+        .parameters
+        .get("action")
+        .and_then(Value::as_str)
+        .unwrap_or("delay")
+        .to_owned();
+    Some((threshold, on_limit, attributes))
+}
+
+/// Executions of the same action (and same attribute values) that hold a slot.
+fn busy_count(
+    engine: &Engine,
+    execution: &Execution,
+    attributes: &[String],
+) -> Result<usize, EngineError> {
+    let mut count = 0;
+    for status in [
+        ExecutionStatus::Scheduled,
+        ExecutionStatus::Running,
+        ExecutionStatus::Canceling,
+    ] {
+        let page = engine.store().list_executions(&ExecutionFilter {
+            action: Some(execution.action.clone()),
+            status: Some(status),
+            ..ExecutionFilter::default()
+        })?;
+        count += page
+            .items
+            .iter()
+            .filter(|other| {
+                attributes
+                    .iter()
+                    .all(|a| other.execution.parameters.get(a) == execution.parameters.get(a))
+            })
+            .count();
+    }
+    Ok(count)
+}
+
+/// After an execution of `action_ref` finished: give delayed ones a slot, oldest first.
+pub(crate) async fn release(engine: &Engine, action_ref: &str) -> Result<(), EngineError> {
+    let content = engine.content();
+    let delayed = engine.store().list_executions(&ExecutionFilter {
+        action: Some(action_ref.to_owned()),
+        status: Some(ExecutionStatus::Delayed),
+        ..ExecutionFilter::default()
+    })?;
+    let mut waiting: Vec<Execution> = delayed.items.into_iter().map(|r| r.execution).collect();
+    waiting.sort_by(|a, b| a.id.cmp(&b.id));
+    for execution in waiting {
+        schedule(engine, &content, execution).await?;
+    }
+    Ok(())
+}
+
+/// Cancels an execution.
+pub(crate) async fn cancel(engine: &Engine, execution_id: &str) -> Result<Execution, EngineError> {
+    let store = engine.store();
+    let execution = store
+        .get_execution(execution_id)?
+        .ok_or_else(|| EngineError::NotFound {
+            kind: "execution",
+            id: execution_id.to_owned(),
+        })?;
+    if execution.status.is_final() {
+        return Err(EngineError::Conflict(format!(
+            "execution `{execution_id}` already finished ({})",
+            execution.status
+        )));
+    }
+    let _policy_guard = engine.inner.policy_lock.lock().await;
+    let current = store.get_execution(execution_id)?.unwrap_or(execution);
+    match current.status {
+        ExecutionStatus::Running => {
+            store
+                .transition(
+                    execution_id,
+                    ExecutionStatus::Canceling,
+                    Some("cancel requested".to_owned()),
+                    None,
+                )
+                .await?;
+            let token = engine
+                .inner
+                .running
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(execution_id)
+                .cloned();
+            if let Some(token) = token {
+                token.cancel();
+            }
+        }
+        status if status.is_cancelable() => {
+            let record = store
+                .transition(
+                    execution_id,
+                    ExecutionStatus::Canceled,
+                    Some("canceled before it started".to_owned()),
+                    None,
+                )
+                .await?;
+            drop(_policy_guard);
+            crate::worker::after_final(engine, &record.execution).await;
+        }
+        _ => {}
+    }
+    store
+        .get_execution(execution_id)?
+        .ok_or_else(|| EngineError::NotFound {
+            kind: "execution",
+            id: execution_id.to_owned(),
+        })
+}

@@ -1,0 +1,272 @@
+//! The worker: consumes execution requests for the runners this node can run, moves each
+//! execution `scheduled → running` exactly once, runs it through `nerve-runner`, records its
+//! output line by line and its final status, then acks.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use nerve_bus::Delivery;
+use nerve_bus::topology::worker_queue;
+use nerve_model::{Execution, ExecutionStatus, find_runner};
+use nerve_runner::{Interpreter, RunStatus, Stream};
+use nerve_store::StoreError;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::runtimes::RuntimeStatus;
+use crate::{Engine, EngineError, scheduler};
+
+/// Runners a worker in this process runs (the workflow runners come with the workflow engine).
+const LOCAL_RUNNERS: &[&str] = &[
+    "local-shell-cmd",
+    "local-shell-script",
+    "python-script",
+    "http-request",
+    "noop",
+];
+
+/// Starts one consumer per runner queue, sharing the node's concurrency.
+pub(crate) async fn spawn(engine: &Engine) -> Result<(), EngineError> {
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(usize::from(
+        engine.inner.config.worker_concurrency,
+    )));
+    for runner in LOCAL_RUNNERS {
+        let queue = worker_queue(runner)?;
+        let mut consumer = engine
+            .inner
+            .bus
+            .consume(&queue.name, engine.inner.config.worker_concurrency)
+            .await?;
+        let engine = engine.clone();
+        let semaphore = semaphore.clone();
+        let cancel = engine.inner.cancel.clone();
+        let tasks = engine.inner.tasks.clone();
+        tasks.clone().spawn(async move {
+            loop {
+                let delivery = tokio::select! {
+                    () = cancel.cancelled() => break,
+                    delivery = consumer.next() => delivery,
+                };
+                let Some(delivery) = delivery else { break };
+                let Ok(permit) = semaphore.clone().acquire_owned().await else {
+                    break;
+                };
+                let engine = engine.clone();
+                tasks.spawn(async move {
+                    handle(&engine, delivery).await;
+                    drop(permit);
+                });
+            }
+        });
+    }
+    Ok(())
+}
+
+async fn handle(engine: &Engine, delivery: Delivery) {
+    let execution_id: String = match delivery.decode() {
+        Ok(id) => id,
+        Err(error) => {
+            tracing::error!(%error, "Undecodable execution request; dead-lettering it.");
+            let _ = delivery.reject().await;
+            return;
+        }
+    };
+    match execute(engine, &execution_id).await {
+        Ok(()) => {
+            let _ = delivery.ack().await;
+        }
+        Err(error) => {
+            tracing::error!(%error, execution_id, "Running an execution failed in the platform; it will be retried.");
+            let _ = delivery.nack(true).await;
+        }
+    }
+}
+
+/// Runs one execution at most once.
+async fn execute(engine: &Engine, execution_id: &str) -> Result<(), EngineError> {
+    let store = engine.store();
+    let Some(execution) = store.get_execution(execution_id)? else {
+        tracing::warn!(
+            execution_id,
+            "Execution request for an unknown execution; dropped."
+        );
+        return Ok(());
+    };
+    match execution.status {
+        ExecutionStatus::Scheduled => {}
+        ExecutionStatus::Running => {
+            // Redelivered while running: the worker that had it is gone. It may have had
+            // effects, so it is not run again.
+            let record = store
+                .transition(
+                    execution_id,
+                    ExecutionStatus::Abandoned,
+                    Some("the worker running it went away".to_owned()),
+                    None,
+                )
+                .await?;
+            after_final(engine, &record.execution).await;
+            return Ok(());
+        }
+        _ => return Ok(()),
+    }
+    let record = match store
+        .transition(execution_id, ExecutionStatus::Running, None, None)
+        .await
+    {
+        Ok(record) => record,
+        Err(StoreError::IllegalTransition { .. }) => return Ok(()),
+        Err(error) => return Err(error.into()),
+    };
+    let execution = record.execution;
+    let token = CancellationToken::new();
+    engine
+        .inner
+        .running
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(execution_id.to_owned(), token.clone());
+    let outcome = run(engine, &execution, token).await;
+    engine
+        .inner
+        .running
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .remove(execution_id);
+    let (status, result, reason) = outcome;
+    let record = store
+        .transition(execution_id, status, reason, Some(result))
+        .await?;
+    after_final(engine, &record.execution).await;
+    Ok(())
+}
+
+/// Runs the action; every failure of the action itself is an outcome, not an error.
+async fn run(
+    engine: &Engine,
+    execution: &Execution,
+    cancel: CancellationToken,
+) -> (ExecutionStatus, Value, Option<String>) {
+    let content = engine.content();
+    let Some((pack, action)) = content.action(&execution.action) else {
+        let reason = format!("action `{}` is no longer registered", execution.action);
+        return (
+            ExecutionStatus::Failed,
+            json!({"error": reason}),
+            Some(reason),
+        );
+    };
+    let Some(runner) = find_runner(&action.action.runner_type) else {
+        let reason = format!("runner `{}` is not available", action.action.runner_type);
+        return (
+            ExecutionStatus::Failed,
+            json!({"error": reason}),
+            Some(reason),
+        );
+    };
+    let config = &engine.inner.config;
+    let mut request = nerve_runner::RunRequest::new(
+        execution.id.clone(),
+        action.action.clone(),
+        runner.clone(),
+        pack.dir.clone(),
+    );
+    request.parameters = execution.parameters.clone();
+    request.entry_point = action.entry_point.clone();
+    request.api_url = config.api_url.clone();
+    request.auth_token = config.auth_token.clone();
+    request.grace = config.kill_grace;
+    request.base_env = config.base_env.iter().cloned().collect::<BTreeMap<_, _>>();
+    request.python = python(engine);
+    let (sink, mut lines) = mpsc::channel::<nerve_runner::OutputLine>(1024);
+    let store = engine.store().clone();
+    let id = execution.id.clone();
+    let recorder = tokio::spawn(async move {
+        while let Some(line) = lines.recv().await {
+            let stream = match line.stream {
+                Stream::Stdout => "stdout",
+                Stream::Stderr => "stderr",
+            };
+            if let Err(error) = store.append_output(&id, stream, &line.line) {
+                tracing::warn!(%error, execution_id = %id, "Output line not recorded.");
+            }
+        }
+    });
+    let outcome = nerve_runner::run(request, sink, cancel).await;
+    let _ = recorder.await;
+    match outcome {
+        Ok(outcome) => {
+            let status = match outcome.status {
+                RunStatus::Succeeded => ExecutionStatus::Succeeded,
+                RunStatus::Failed => ExecutionStatus::Failed,
+                RunStatus::TimedOut => ExecutionStatus::Timeout,
+                RunStatus::Canceled => ExecutionStatus::Canceled,
+                RunStatus::Abandoned => ExecutionStatus::Abandoned,
+            };
+            (status, outcome.result, outcome.reason)
+        }
+        Err(error) => {
+            let reason = error.to_string();
+            (
+                ExecutionStatus::Failed,
+                json!({"error": reason}),
+                Some(reason),
+            )
+        }
+    }
+}
+
+fn python(engine: &Engine) -> Interpreter {
+    match engine
+        .inner
+        .runtimes
+        .iter()
+        .find(|r| r.name == "python")
+        .map(|r| &r.status)
+    {
+        Some(RuntimeStatus::Available { binary, .. }) => Interpreter::Verified(binary.into()),
+        Some(RuntimeStatus::Missing { hint }) => Interpreter::Missing { hint: hint.clone() },
+        None => Interpreter::Missing {
+            hint: "no `python` runtime is defined (packs/core/runtimes/python.yaml)".to_owned(),
+        },
+    }
+}
+
+/// What follows a final status: `core.st2.generic.actiontrigger`, delayed executions of the
+/// same action get their chance. Failures here are logged: the execution itself is recorded.
+pub(crate) async fn after_final(engine: &Engine, execution: &Execution) {
+    if let Err(error) = scheduler::release(engine, &execution.action).await {
+        tracing::error!(%error, action = %execution.action, "Releasing delayed executions failed.");
+    }
+    if engine.content().trigger_type(ACTION_TRIGGER).is_none() {
+        return;
+    }
+    let payload = json!({
+        "execution_id": execution.id,
+        "status": execution.status.as_str(),
+        "start_timestamp": execution.start_timestamp,
+        "action_name": execution.action.split_once('.').map_or(execution.action.as_str(), |(_, n)| n),
+        "action_ref": execution.action,
+        "runner_ref": execution.runner,
+        "parameters": masked_parameters(engine, execution),
+        "result": execution.result,
+    });
+    if let Err(error) = engine
+        .emit(ACTION_TRIGGER, payload, execution.context.trace_tag.clone())
+        .await
+    {
+        tracing::error!(%error, execution_id = %execution.id, "Emitting the action trigger failed.");
+    }
+}
+
+/// StackStorm's completion trigger.
+const ACTION_TRIGGER: &str = "core.st2.generic.actiontrigger";
+
+fn masked_parameters(engine: &Engine, execution: &Execution) -> Value {
+    let mut parameters = execution.parameters.clone();
+    if let Some((_, action)) = engine.content().action(&execution.action) {
+        nerve_model::mask_secrets(&action.parameters, &mut parameters);
+    }
+    Value::Object(parameters)
+}

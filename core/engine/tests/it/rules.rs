@@ -1,0 +1,189 @@
+//! Events through rules to executions; idempotency under redelivery.
+
+use nerve_model::{EnforcementStatus, ExecutionStatus, Rule};
+use serde_json::json;
+
+use crate::support::{TestEnv, params};
+
+fn webhook_rule(url: &str, cmd: &str) -> Rule {
+    serde_json::from_value(json!({
+        "name": format!("on_{url}"),
+        "pack": "tests",
+        "enabled": true,
+        "trigger": {"type": "core.st2.webhook", "parameters": {"url": url}},
+        "criteria": {"trigger.body.kind": {"type": "equals", "pattern": "deploy"}},
+        "action": {"ref": "core.local", "parameters": {"cmd": cmd}}
+    }))
+    .unwrap()
+}
+
+fn webhook_key(url: &str) -> String {
+    format!("core.st2.webhook?{}", json!({"url": url}))
+}
+
+#[tokio::test]
+async fn webhook_event_fires_rule_with_rendered_parameters() {
+    let env = TestEnv::start(&[]).await;
+    env.engine
+        .create_rule(webhook_rule(
+            "deploy",
+            "echo deploying {{ trigger.body.repo }}",
+        ))
+        .await
+        .unwrap();
+    let event = env
+        .engine
+        .emit(
+            &webhook_key("deploy"),
+            json!({"headers": {}, "body": {"kind": "deploy", "repo": "api"}}),
+            Some("build-42".into()),
+        )
+        .await
+        .unwrap();
+    let executions = env.wait_for_executions(1, |e| e.status.is_final()).await;
+    let execution = &executions[0];
+    assert_eq!(
+        execution.status,
+        ExecutionStatus::Succeeded,
+        "{execution:#?}"
+    );
+    assert_eq!(env.stdout(&execution.id), "deploying api\n");
+    assert_eq!(execution.context.rule.as_deref(), Some("tests.on_deploy"));
+    assert_eq!(
+        execution.context.trigger_instance.as_deref(),
+        Some(event.id.as_str())
+    );
+    assert_eq!(execution.context.user, "stanley");
+    let trace = env.store.find_traces_by_tag("build-42").unwrap();
+    assert_eq!(trace.len(), 1);
+
+    // Another url and a non-matching payload fire nothing.
+    env.engine
+        .emit(
+            &webhook_key("other"),
+            json!({"body": {"kind": "deploy"}}),
+            None,
+        )
+        .await
+        .unwrap();
+    env.engine
+        .emit(
+            &webhook_key("deploy"),
+            json!({"body": {"kind": "test"}}),
+            None,
+        )
+        .await
+        .unwrap();
+    let enforcements = env
+        .store
+        .list_enforcements(&nerve_store::EnforcementFilter::default())
+        .unwrap();
+    assert_eq!(enforcements.total, 1);
+}
+
+#[tokio::test]
+async fn rule_rendering_invalid_parameters_records_a_failed_enforcement() {
+    let env = TestEnv::start(&[]).await;
+    let rule: Rule = serde_json::from_value(json!({
+        "name": "bad_params", "pack": "tests", "enabled": true,
+        "trigger": {"type": "core.st2.webhook", "parameters": {"url": "bad"}},
+        "action": {"ref": "core.local", "parameters": {"cmd": "{{ trigger.body.missing }}"}}
+    }))
+    .unwrap();
+    env.engine.create_rule(rule).await.unwrap();
+    let event = env
+        .engine
+        .emit(&webhook_key("bad"), json!({"body": {}}), None)
+        .await
+        .unwrap();
+    let mut changes = env.store.subscribe();
+    let deadline = tokio::time::Instant::now() + crate::support::DEADLINE;
+    let enforcement = loop {
+        if let Some(e) = env
+            .store
+            .enforcement(&event.id, "tests.bad_params")
+            .unwrap()
+        {
+            break e;
+        }
+        tokio::time::timeout_at(deadline, changes.recv())
+            .await
+            .expect("enforcement recorded")
+            .ok();
+    };
+    assert_eq!(enforcement.status, EnforcementStatus::Failed);
+    assert!(enforcement.failure_reason.unwrap().contains("missing"));
+    assert!(env.all_executions().is_empty());
+}
+
+#[tokio::test]
+async fn invalid_payload_is_rejected_and_nothing_recorded() {
+    let env = TestEnv::start(&[]).await;
+    let error = env
+        .engine
+        .emit("core.st2.IntervalTimer", json!({"executed_at": 5}), None)
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("payload does not match"),
+        "{error}"
+    );
+    let error = env
+        .engine
+        .emit("core.st2.webhok", json!({}), None)
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("did you mean `core.st2.webhook`?"),
+        "{error}"
+    );
+    assert!(
+        env.store
+            .list_trigger_instances(&nerve_store::TriggerInstanceFilter::default())
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    let _ = params(json!({}));
+}
+
+#[tokio::test]
+async fn completion_emits_the_action_trigger_with_secrets_masked() {
+    let env = TestEnv::start(&[crate::support::fixture_pack("st2_hello")]).await;
+    let execution = env
+        .engine
+        .run(nerve_engine::RunRequest {
+            action: "st2_hello.lookup".into(),
+            parameters: params(json!({"key": "k", "password": "hunter2"})),
+            user: "tester".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    env.wait_for_execution(&execution.id, |e| e.status.is_final())
+        .await;
+    let mut changes = env.store.subscribe();
+    let deadline = tokio::time::Instant::now() + crate::support::DEADLINE;
+    let event = loop {
+        let events = env
+            .store
+            .list_trigger_instances(&nerve_store::TriggerInstanceFilter::default())
+            .unwrap()
+            .items;
+        if let Some(event) = events
+            .into_iter()
+            .find(|e| e.trigger == "core.st2.generic.actiontrigger")
+        {
+            break event;
+        }
+        tokio::time::timeout_at(deadline, changes.recv())
+            .await
+            .expect("action trigger emitted")
+            .ok();
+    };
+    assert_eq!(event.payload["execution_id"], json!(execution.id));
+    assert_eq!(event.payload["parameters"]["password"], "********");
+    assert!(!event.payload.to_string().contains("hunter2"));
+}

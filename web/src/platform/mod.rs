@@ -1,0 +1,218 @@
+//! The `Platform` trait: what the API needs from the running engine beyond plain store reads
+//! (emitting events, running and cancelling executions, loading packs and rules, the webhook
+//! table), and the plain data it exchanges.
+//!
+//! The server binary implements it over the engine; tests implement it with a fake. The trait is
+//! object-safe (`Arc<dyn Platform>`) and every method returns a boxed `Send` future, so an
+//! implementation may do IO, take locks or talk to the bus.
+//!
+//! This module knows nothing of HTTP: [`PlatformError`] names *what* went wrong and the `error`
+//! module decides the status code.
+
+mod types;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+
+use nerve_model::{Execution, TriggerType};
+use nerve_store::{PackRecord, RuleRecord, TriggerInstanceRecord};
+use serde_json::{Map, Value};
+
+pub use types::{
+    ActionView, Diagnostic, EmitRequest, MetricSample, PackRegistration, RuleSource, RunRequest,
+    WebhookTarget,
+};
+
+/// A boxed, `Send` future: what every [`Platform`] method returns.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The result of a [`Platform`] call.
+pub type PlatformResult<T> = Result<T, PlatformError>;
+
+/// Why the platform refused or failed a request.
+///
+/// The API maps each variant to a status: `NotFound` → 404, `Invalid` → 400 (with `message` and
+/// `details` shown to the user), `Conflict` → 409, `Unavailable` → 503, `Internal` → 500 (a
+/// generic body; the message is logged, never sent).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlatformError {
+    /// No such record.
+    #[error("{kind} `{id}` not found")]
+    NotFound {
+        /// `action`, `execution`, `rule`, `pack`, `trigger instance`, `trigger` ...
+        kind: String,
+        /// The ref or id asked for.
+        id: String,
+    },
+    /// The request is wrong: invalid parameters or payload, a rule or pack with errors.
+    #[error("{message}")]
+    Invalid {
+        /// What a user needs to fix, lowercase, names in backticks.
+        message: String,
+        /// Positions of the problems (rule and pack validation), possibly empty.
+        details: Vec<Diagnostic>,
+    },
+    /// The request conflicts with the current state (cancelling a finished execution, creating a
+    /// rule whose ref belongs to a pack on disk, ...).
+    #[error("{message}")]
+    Conflict {
+        /// What conflicts, for the user.
+        message: String,
+    },
+    /// The platform cannot take the request now (shutting down, bus unreachable).
+    #[error("{message}")]
+    Unavailable {
+        /// Why, for the user.
+        message: String,
+    },
+    /// The platform failed. The message is logged and never shown to API callers.
+    #[error("{message}")]
+    Internal {
+        /// What failed, for the log.
+        message: String,
+    },
+}
+
+impl PlatformError {
+    /// A [`PlatformError::NotFound`].
+    pub fn not_found(kind: impl Into<String>, id: impl Into<String>) -> Self {
+        Self::NotFound {
+            kind: kind.into(),
+            id: id.into(),
+        }
+    }
+
+    /// A [`PlatformError::Invalid`] without positions.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::Invalid {
+            message: message.into(),
+            details: Vec::new(),
+        }
+    }
+
+    /// A [`PlatformError::Conflict`].
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::Conflict {
+            message: message.into(),
+        }
+    }
+
+    /// A [`PlatformError::Internal`]; log-only message.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::Internal {
+            message: message.into(),
+        }
+    }
+}
+
+/// What the API asks of the running platform. Plain reads (executions, output, events,
+/// enforcements, traces, rules, key-value) go to the store directly; everything that validates,
+/// creates work or touches the engine's in-memory state comes here.
+///
+/// Methods take owned or borrowed arguments and return boxed futures so the trait stays
+/// object-safe. Implementations validate everything they are given: the API passes user input
+/// through unchanged (apart from parsing JSON and choosing the caller's user name).
+pub trait Platform: Send + Sync + 'static {
+    /// Records and publishes an event of `request.trigger` (a trigger ref, or a trigger type ref
+    /// for parameterless types) after validating the payload against the type's
+    /// `payload_schema`. Returns the recorded trigger instance.
+    ///
+    /// Errors: `NotFound` for an unknown trigger, `Invalid` for a payload that does not match.
+    fn emit(&self, request: EmitRequest) -> BoxFuture<'_, PlatformResult<TriggerInstanceRecord>>;
+
+    /// The custom webhook registered under `url` (the path after `/api/v1/webhooks/`): whether an
+    /// enabled rule uses `core.st2.webhook` with `parameters.url == url`, and the trigger to emit
+    /// on. `None` when no rule does.
+    fn webhook<'a>(&'a self, url: &'a str) -> BoxFuture<'a, Option<WebhookTarget>>;
+
+    /// Requests an execution of `request.action`. The platform validates the parameters against
+    /// the action's schema (refusing overrides of immutable parameters) and records the execution
+    /// before returning it (status `requested` or later).
+    ///
+    /// Errors: `NotFound` for an unknown action, `Invalid` for bad parameters or a disabled
+    /// action.
+    fn run(&self, request: RunRequest) -> BoxFuture<'_, PlatformResult<Execution>>;
+
+    /// Requests cancellation of an execution on behalf of `user`; returns the execution as
+    /// updated (`canceling` or `canceled`).
+    ///
+    /// Errors: `NotFound`, `Conflict` when it is already finished.
+    fn cancel<'a>(
+        &'a self,
+        execution_id: &'a str,
+        user: &'a str,
+    ) -> BoxFuture<'a, PlatformResult<Execution>>;
+
+    /// Runs an execution again with its parameters overridden by `parameters`, on behalf of
+    /// `user`; returns the new execution (whose `context.rerun_of` names the old one).
+    ///
+    /// Errors: `NotFound`, `Invalid` for bad parameters.
+    fn rerun<'a>(
+        &'a self,
+        execution_id: &'a str,
+        parameters: Map<String, Value>,
+        user: &'a str,
+    ) -> BoxFuture<'a, PlatformResult<Execution>>;
+
+    /// Emits a recorded event again (a new trigger instance with the same trigger and payload).
+    ///
+    /// Errors: `NotFound`.
+    fn re_emit<'a>(
+        &'a self,
+        trigger_instance_id: &'a str,
+    ) -> BoxFuture<'a, PlatformResult<TriggerInstanceRecord>>;
+
+    /// Every action with its merged parameters.
+    fn actions(&self) -> BoxFuture<'_, PlatformResult<Vec<ActionView>>>;
+
+    /// One action with its merged parameters; `Ok(None)` when there is none with this ref.
+    fn action<'a>(&'a self, action_ref: &'a str)
+    -> BoxFuture<'a, PlatformResult<Option<ActionView>>>;
+
+    /// Installed packs, in ref order.
+    fn packs(&self) -> BoxFuture<'_, PlatformResult<Vec<PackRecord>>>;
+
+    /// Loads (or reloads) the pack in directory `dir` and registers all its content. A pack with
+    /// any error registers nothing.
+    ///
+    /// Errors: `Invalid` with one [`Diagnostic`] per problem (file, line, column, field).
+    fn register_pack(&self, dir: PathBuf) -> BoxFuture<'_, PlatformResult<PackRegistration>>;
+
+    /// Unregisters a pack and all its content; returns the removed pack.
+    ///
+    /// Errors: `NotFound`, `Conflict` for a pack that cannot be removed (built in).
+    fn remove_pack<'a>(&'a self, pack_ref: &'a str) -> BoxFuture<'a, PlatformResult<PackRecord>>;
+
+    /// Validates and stores a rule (creating it, or replacing the rule with the same ref);
+    /// returns it with its effective enabled state.
+    ///
+    /// Errors: `Invalid` with positions (`line`/`col` into the YAML text, or the JSON field path).
+    fn create_rule(&self, source: RuleSource) -> BoxFuture<'_, PlatformResult<RuleRecord>>;
+
+    /// Removes a rule; returns it.
+    ///
+    /// Errors: `NotFound`.
+    fn delete_rule<'a>(&'a self, rule_ref: &'a str) -> BoxFuture<'a, PlatformResult<RuleRecord>>;
+
+    /// Enables or disables a rule (with a reason when disabling); returns the rule with its new
+    /// effective state.
+    ///
+    /// Errors: `NotFound`.
+    fn set_rule_enabled<'a>(
+        &'a self,
+        rule_ref: &'a str,
+        enabled: bool,
+        reason: Option<String>,
+    ) -> BoxFuture<'a, PlatformResult<RuleRecord>>;
+
+    /// Every trigger type, built-in ones included.
+    fn trigger_types(&self) -> BoxFuture<'_, PlatformResult<Vec<TriggerType>>>;
+
+    /// Extra Prometheus samples the platform keeps (queue depths, sensor restarts, ...), added to
+    /// what `/metrics` computes from the store. Must be cheap: it is called on every scrape.
+    fn metrics(&self) -> Vec<MetricSample> {
+        Vec::new()
+    }
+}
