@@ -6,7 +6,9 @@
 
 mod builtin;
 mod commands;
+mod logging;
 mod output;
+mod platform;
 
 use std::process::ExitCode;
 

@@ -5,6 +5,7 @@
 mod pack_init;
 mod pack_validate;
 mod rule_test;
+mod up;
 
 use nerve_test_harness::Nerve;
 

@@ -29,7 +29,11 @@ pub(crate) struct Paging {
 
 impl Paging {
     /// Validates `limit` and `offset` from a query string.
-    pub(crate) fn new(limit: Option<i64>, offset: Option<usize>, caller: &Caller) -> AppResult<Self> {
+    pub(crate) fn new(
+        limit: Option<i64>,
+        offset: Option<usize>,
+        caller: &Caller,
+    ) -> AppResult<Self> {
         let limit = match limit {
             None => Some(DEFAULT_LIMIT),
             Some(-1) => {

@@ -34,10 +34,8 @@ pub fn router(state: AppState) -> Router {
         }
     }
     let auth_layer = from_fn_with_state(state.clone(), require_auth);
-    let timeout = TimeoutLayer::with_status_code(
-        StatusCode::REQUEST_TIMEOUT,
-        state.options.request_timeout,
-    );
+    let timeout =
+        TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.options.request_timeout);
     let timed = public
         .merge(authenticated.route_layer(auth_layer.clone()))
         .merge(webhooks)
@@ -45,13 +43,15 @@ pub fn router(state: AppState) -> Router {
     timed
         .merge(streams.route_layer(auth_layer))
         .fallback(not_found)
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
-            let matched_path = request
-                .extensions()
-                .get::<MatchedPath>()
-                .map(MatchedPath::as_str);
-            tracing::info_span!("request", method = %request.method(), matched_path)
-        }))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                let matched_path = request
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map(MatchedPath::as_str);
+                tracing::info_span!("request", method = %request.method(), matched_path)
+            }),
+        )
         .with_state(state)
 }
 

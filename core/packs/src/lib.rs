@@ -15,7 +15,7 @@ pub use diagnostic::{Diagnostic, Severity, did_you_mean, render_snippet};
 pub use document::{DocumentKind, load_document, validate_document};
 pub use loader::{
     Catalog, ConfigSchema, LoadedAction, LoadedPack, LoadedPolicy, LoadedRule, LoadedSensor,
-    LoadedTriggerType, PackErrors, load_pack, load_packs, load_rule_file,
+    LoadedTriggerType, PackErrors, load_pack, load_packs, load_rule_file, load_rule_text,
 };
 pub use nerve_yaml::{
     MAX_ALIAS_EXPANSION, MAX_DEPTH, PathDisplay, PathSegment, Span, YamlDocument, YamlError,

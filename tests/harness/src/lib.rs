@@ -151,3 +151,106 @@ impl Nerve {
         self.run_in(None, args)
     }
 }
+
+/// A running `nerve up`, killed when dropped.
+#[derive(Debug)]
+pub struct NerveServer {
+    child: std::process::Child,
+    /// The base URL from the `ready <url>` line.
+    pub url: String,
+    /// The admin token the server wrote to its data dir.
+    pub token: String,
+    /// The data dir.
+    pub data_dir: PathBuf,
+    /// Lines the server printed on stdout after `ready` (read in the background).
+    stdout_rest: std::sync::mpsc::Receiver<String>,
+}
+
+impl NerveServer {
+    /// Starts `nerve up --listen 127.0.0.1:0` on `data_dir` and waits (at most
+    /// [`COMMAND_DEADLINE`]) for its `ready <url>` line.
+    ///
+    /// # Panics
+    /// When it does not become ready in time (its stderr is shown).
+    pub fn start(binary: &Path, data_dir: &Path) -> NerveServer {
+        use std::io::BufRead as _;
+        #[allow(clippy::disallowed_methods)]
+        let mut command = Command::new(binary);
+        command
+            .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start nerve up: {e}"));
+        let stdout = child.stdout.take().expect("piped");
+        let mut stderr = child.stderr.take().expect("piped");
+        let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if lines_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        std::thread::spawn(move || {
+            let mut sink = Vec::new();
+            let _ = stderr.read_to_end(&mut sink);
+        });
+        let deadline = Instant::now() + COMMAND_DEADLINE;
+        let url = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lines_rx.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(url) = line.strip_prefix("ready ") {
+                        break url.to_owned();
+                    }
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("`nerve up` did not print `ready <url>` within {COMMAND_DEADLINE:?}");
+                }
+            }
+        };
+        let token = std::fs::read_to_string(data_dir.join("admin.token"))
+            .unwrap_or_else(|e| panic!("no admin token in the data dir: {e}"))
+            .trim()
+            .to_owned();
+        NerveServer {
+            child,
+            url,
+            token,
+            data_dir: data_dir.to_path_buf(),
+            stdout_rest: lines_rx,
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills the server with SIGKILL (no chance to clean up) and reaps it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Lines printed after `ready` so far.
+    pub fn stdout_lines(&self) -> Vec<String> {
+        self.stdout_rest.try_iter().collect()
+    }
+}
+
+impl Drop for NerveServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

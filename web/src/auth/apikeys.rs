@@ -119,7 +119,11 @@ impl ApiKeys {
 
     pub(super) fn delete(&self, id: &str) -> Result<bool, AuthError> {
         let mut keys = self.lock();
-        let updated: Vec<StoredKey> = keys.iter().filter(|key| key.info.id != id).cloned().collect();
+        let updated: Vec<StoredKey> = keys
+            .iter()
+            .filter(|key| key.info.id != id)
+            .cloned()
+            .collect();
         if updated.len() == keys.len() {
             return Ok(false);
         }

@@ -27,7 +27,9 @@ pub(crate) async fn require_auth(
             request.extensions_mut().insert(principal);
             next.run(request).await
         }
-        Err(failure) => AppError::Unauthorized(state.auth.failure_message(&failure)).into_response(),
+        Err(failure) => {
+            AppError::Unauthorized(state.auth.failure_message(&failure)).into_response()
+        }
     }
 }
 

@@ -54,7 +54,9 @@ pub enum AuthError {
         source: std::io::Error,
     },
     /// The admin token file does not hold 64 hex digits.
-    #[error("admin token file `{path}` is malformed: expected 64 hex digits; delete it to create a new token")]
+    #[error(
+        "admin token file `{path}` is malformed: expected 64 hex digits; delete it to create a new token"
+    )]
     MalformedToken {
         /// The file.
         path: PathBuf,
@@ -214,7 +216,8 @@ impl Auth {
         let token = header("x-auth-token")
             .or_else(|| query.get("x-auth-token").map(String::as_str))
             .or(bearer);
-        let api_key = header("st2-api-key").or_else(|| query.get("st2-api-key").map(String::as_str));
+        let api_key =
+            header("st2-api-key").or_else(|| query.get("st2-api-key").map(String::as_str));
         if token.is_none() && api_key.is_none() {
             return Err(AuthFailure::Missing);
         }

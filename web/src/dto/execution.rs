@@ -1,7 +1,9 @@
 //! Executions and their output lines as the API shows them. Secret parameters are masked here.
 
 use chrono::DateTime;
-use nerve_model::{Execution, ExecutionContext, ExecutionStatus, MASKED_VALUE, OutputLine, ParamMap};
+use nerve_model::{
+    Execution, ExecutionContext, ExecutionStatus, MASKED_VALUE, OutputLine, ParamMap,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;

@@ -25,9 +25,9 @@ impl From<TraceComponent> for TraceComponentDto {
         Self {
             object_id: component.id,
             reference: component.component_ref,
-            caused_by: component.caused_by.map(|cause| {
-                serde_json::json!({ "type": cause.kind, "id": cause.id })
-            }),
+            caused_by: component
+                .caused_by
+                .map(|cause| serde_json::json!({ "type": cause.kind, "id": cause.id })),
             updated_at: component.updated_at,
         }
     }

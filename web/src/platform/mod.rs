@@ -168,8 +168,10 @@ pub trait Platform: Send + Sync + 'static {
     fn actions(&self) -> BoxFuture<'_, PlatformResult<Vec<ActionView>>>;
 
     /// One action with its merged parameters; `Ok(None)` when there is none with this ref.
-    fn action<'a>(&'a self, action_ref: &'a str)
-    -> BoxFuture<'a, PlatformResult<Option<ActionView>>>;
+    fn action<'a>(
+        &'a self,
+        action_ref: &'a str,
+    ) -> BoxFuture<'a, PlatformResult<Option<ActionView>>>;
 
     /// Installed packs, in ref order.
     fn packs(&self) -> BoxFuture<'_, PlatformResult<Vec<PackRecord>>>;

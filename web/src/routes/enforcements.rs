@@ -55,7 +55,9 @@ pub(crate) async fn list(
         offset: paging.offset,
     };
     let page = state.store.list_enforcements(&filter)?;
-    Ok(paging.page(page.items, page.total).map(EnforcementDto::from))
+    Ok(paging
+        .page(page.items, page.total)
+        .map(EnforcementDto::from))
 }
 
 /// One enforcement by id (`<trigger instance id>:<rule ref>`).

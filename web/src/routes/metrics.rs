@@ -35,7 +35,10 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> AppResult<impl Int
         .map_err(|error| AppError::internal(&error))??;
     samples.extend(state.platform.metrics());
     Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         render(&samples),
     ))
 }
@@ -152,7 +155,12 @@ pub(crate) fn render(samples: &[MetricSample]) -> String {
     for sample in samples {
         if !described.contains(&sample.name.as_str()) {
             described.push(&sample.name);
-            let _ = writeln!(text, "# HELP {} {}", sample.name, sample.help.replace('\n', " "));
+            let _ = writeln!(
+                text,
+                "# HELP {} {}",
+                sample.name,
+                sample.help.replace('\n', " ")
+            );
             let _ = writeln!(text, "# TYPE {} {}", sample.name, sample.kind);
         }
         text.push_str(&sample.name);

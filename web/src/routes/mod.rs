@@ -31,7 +31,7 @@ use crate::state::AppState;
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
+pub(crate) enum Access {
     /// Anyone.
     Public,
     /// Callers with a valid token or API key.
@@ -129,7 +129,12 @@ pub(crate) fn table() -> Vec<Route> {
         Route::new(Get, "/metrics", Authenticated, metrics::metrics).alias_of("/api/v1/metrics"),
         // Packs.
         Route::new(Get, "/api/v1/packs", Authenticated, packs::list),
-        Route::new(Post, "/api/v1/packs/register", Authenticated, packs::register),
+        Route::new(
+            Post,
+            "/api/v1/packs/register",
+            Authenticated,
+            packs::register,
+        ),
         Route::new(Get, "/api/v1/packs/{ref}", Authenticated, packs::get),
         Route::new(Delete, "/api/v1/packs/{ref}", Authenticated, packs::remove),
         // Actions.
@@ -147,14 +152,49 @@ pub(crate) fn table() -> Vec<Route> {
         Route::new(Get, "/api/v1/rules/{ref}", Authenticated, rules::get),
         Route::new(Put, "/api/v1/rules/{ref}", Authenticated, rules::update),
         Route::new(Delete, "/api/v1/rules/{ref}", Authenticated, rules::delete),
-        Route::new(Put, "/api/v1/rules/{ref}/enable", Authenticated, rules::enable),
-        Route::new(Put, "/api/v1/rules/{ref}/disable", Authenticated, rules::disable),
+        Route::new(
+            Put,
+            "/api/v1/rules/{ref}/enable",
+            Authenticated,
+            rules::enable,
+        ),
+        Route::new(
+            Put,
+            "/api/v1/rules/{ref}/disable",
+            Authenticated,
+            rules::disable,
+        ),
         // Triggers and events.
-        Route::new(Get, "/api/v1/triggertypes", Authenticated, triggers::list_types),
-        Route::new(Get, "/api/v1/triggertypes/{ref}", Authenticated, triggers::get_type),
-        Route::new(Get, "/api/v1/triggers", Authenticated, triggers::list_triggers),
-        Route::new(Get, "/api/v1/triggerinstances", Authenticated, trigger_instances::list),
-        Route::new(Get, "/api/v1/triggerinstances/{id}", Authenticated, trigger_instances::get),
+        Route::new(
+            Get,
+            "/api/v1/triggertypes",
+            Authenticated,
+            triggers::list_types,
+        ),
+        Route::new(
+            Get,
+            "/api/v1/triggertypes/{ref}",
+            Authenticated,
+            triggers::get_type,
+        ),
+        Route::new(
+            Get,
+            "/api/v1/triggers",
+            Authenticated,
+            triggers::list_triggers,
+        ),
+        Route::new(
+            Get,
+            "/api/v1/triggerinstances",
+            Authenticated,
+            trigger_instances::list,
+        ),
+        Route::new(
+            Get,
+            "/api/v1/triggerinstances/{id}",
+            Authenticated,
+            trigger_instances::get,
+        ),
         Route::new(
             Post,
             "/api/v1/triggerinstances/{id}/re_emit",
@@ -164,10 +204,30 @@ pub(crate) fn table() -> Vec<Route> {
         // Executions.
         Route::new(Get, "/api/v1/executions", Authenticated, executions::list),
         Route::new(Post, "/api/v1/executions", Authenticated, executions::run),
-        Route::new(Get, "/api/v1/executions/{id}", Authenticated, executions::get),
-        Route::new(Delete, "/api/v1/executions/{id}", Authenticated, executions::cancel),
-        Route::new(Post, "/api/v1/executions/{id}/re_run", Authenticated, executions::rerun),
-        Route::new(Get, "/api/v1/executions/{id}/output", Authenticated, output::get),
+        Route::new(
+            Get,
+            "/api/v1/executions/{id}",
+            Authenticated,
+            executions::get,
+        ),
+        Route::new(
+            Delete,
+            "/api/v1/executions/{id}",
+            Authenticated,
+            executions::cancel,
+        ),
+        Route::new(
+            Post,
+            "/api/v1/executions/{id}/re_run",
+            Authenticated,
+            executions::rerun,
+        ),
+        Route::new(
+            Get,
+            "/api/v1/executions/{id}/output",
+            Authenticated,
+            output::get,
+        ),
         Route::new(
             Get,
             "/api/v1/executions/{id}/output/stream",
@@ -176,10 +236,25 @@ pub(crate) fn table() -> Vec<Route> {
         )
         .streaming(),
         // Enforcements and traces.
-        Route::new(Get, "/api/v1/enforcements", Authenticated, enforcements::list),
-        Route::new(Get, "/api/v1/ruleenforcements", Authenticated, enforcements::list)
-            .alias_of("/api/v1/enforcements"),
-        Route::new(Get, "/api/v1/enforcements/{id}", Authenticated, enforcements::get),
+        Route::new(
+            Get,
+            "/api/v1/enforcements",
+            Authenticated,
+            enforcements::list,
+        ),
+        Route::new(
+            Get,
+            "/api/v1/ruleenforcements",
+            Authenticated,
+            enforcements::list,
+        )
+        .alias_of("/api/v1/enforcements"),
+        Route::new(
+            Get,
+            "/api/v1/enforcements/{id}",
+            Authenticated,
+            enforcements::get,
+        ),
         Route::new(Get, "/api/v1/traces", Authenticated, traces::list),
         Route::new(Get, "/api/v1/traces/{id}", Authenticated, traces::get),
         // Key-value.
@@ -190,7 +265,12 @@ pub(crate) fn table() -> Vec<Route> {
         // API keys.
         Route::new(Get, "/api/v1/apikeys", Authenticated, apikeys::list),
         Route::new(Post, "/api/v1/apikeys", Authenticated, apikeys::create),
-        Route::new(Delete, "/api/v1/apikeys/{id}", Authenticated, apikeys::delete),
+        Route::new(
+            Delete,
+            "/api/v1/apikeys/{id}",
+            Authenticated,
+            apikeys::delete,
+        ),
         // Webhooks.
         Route::new(Post, "/api/v1/webhooks/st2", Webhook, webhooks::generic),
         Route::new(Post, "/api/v1/webhooks/{*url}", Webhook, webhooks::custom),

@@ -145,7 +145,13 @@ pub(crate) async fn stream(
     let changes = state.store.subscribe();
     check_execution(&state.store, &id)?;
     let heartbeat = state.options.heartbeat;
-    let events = follow_output(state, id, query.from.unwrap_or(0), query.output_type, changes);
+    let events = follow_output(
+        state,
+        id,
+        query.from.unwrap_or(0),
+        query.output_type,
+        changes,
+    );
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(heartbeat)))
 }
 

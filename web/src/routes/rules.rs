@@ -60,7 +60,9 @@ pub(crate) async fn list(
                 .trigger
                 .as_ref()
                 .is_none_or(|trigger| &record.rule.trigger.trigger_type == trigger)
-                && query.enabled.is_none_or(|enabled| record.enabled == enabled)
+                && query
+                    .enabled
+                    .is_none_or(|enabled| record.enabled == enabled)
         })
         .map(RuleDto::from)
         .collect();
@@ -284,7 +286,9 @@ pub(crate) async fn disable(
         DisableRuleBody::default()
     } else {
         serde_json::from_slice(&body).map_err(|error| {
-            AppError::bad_request(format!("invalid JSON body: {error}; send {{\"reason\": \"...\"}}"))
+            AppError::bad_request(format!(
+                "invalid JSON body: {error}; send {{\"reason\": \"...\"}}"
+            ))
         })?
     };
     let reason = body.reason.filter(|reason| !reason.trim().is_empty());

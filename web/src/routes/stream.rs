@@ -203,6 +203,8 @@ fn follow(
                             seen.cursors.entry(execution.id.clone()).or_insert(0);
                         }
                     }
+                    let is_final = execution.status.is_final();
+                    let id = execution.id.clone();
                     let name = if first_sight && execution.log.len() <= 1 {
                         CREATE_EVENT
                     } else {
@@ -212,6 +214,11 @@ fn follow(
                         let size = (record.result_size > 0).then_some(record.result_size);
                         let dto = execution_dto(&state, execution, size, false).await;
                         yield Ok(json_event(name, &dto));
+                    }
+                    if is_final {
+                        // Its output is complete: forget it so long streams stay small.
+                        seen.actions.remove(&id);
+                        seen.cursors.remove(&id);
                     }
                 }
                 (ChangeKind::Output, _) if filter.wants_event(OUTPUT_EVENT) => {

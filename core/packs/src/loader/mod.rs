@@ -217,6 +217,39 @@ pub fn load_packs(dirs: &[PathBuf], known: &[LoadedPack]) -> (Vec<LoadedPack>, V
     (loaded, failed)
 }
 
+/// Loads a rule given as text (YAML or JSON, e.g. through the API); `name` stands for the file
+/// in diagnostics. References are checked against `known` packs.
+///
+/// # Errors
+/// Every problem when any is an error.
+pub fn load_rule_text(
+    name: &str,
+    text: &str,
+    default_pack: &str,
+    known: &[LoadedPack],
+) -> Result<LoadedRule, Vec<Diagnostic>> {
+    let file = Path::new(name);
+    let mut reader = PackReader::new(Path::new("."));
+    let loaded = reader.read_rule_text(file, text, default_pack);
+    let mut diagnostics = reader.diagnostics;
+    if let Some(rule) = &loaded {
+        let catalog = Catalog::new(known.iter());
+        for scope in [RefScope::SamePack, RefScope::OtherPacks] {
+            diagnostics.extend(catalog.check_references(
+                &rule.rule.pack,
+                std::slice::from_ref(rule),
+                &[],
+                scope,
+            ));
+        }
+    }
+    sort_diagnostics(&mut diagnostics);
+    match loaded {
+        Some(rule) if !diagnostics.iter().any(|d| d.severity == Severity::Error) => Ok(rule),
+        _ => Err(diagnostics),
+    }
+}
+
 /// Loads one rule file outside of any pack load (for `nerve rule test`): YAML, schema, criteria
 /// and templates are checked. `default_pack` is used when the file has no `pack` field.
 ///

@@ -200,7 +200,17 @@ impl PackReader {
                 return None;
             }
         };
-        let (doc, warnings) = match parse_yaml(&text) {
+        self.parse_text(file, &text, kind)
+    }
+
+    /// Parses and schema-checks text that stands for `file`.
+    pub(super) fn parse_text(
+        &mut self,
+        file: &Path,
+        text: &str,
+        kind: DocumentKind,
+    ) -> Option<Document> {
+        let (doc, warnings) = match parse_yaml(text) {
             Ok(parsed) => parsed,
             Err(error) => {
                 self.diagnostics
@@ -483,6 +493,23 @@ impl PackReader {
     /// Parses, schema-checks and compiles one rule file.
     pub(super) fn read_rule(&mut self, file: &Path, pack_ref: &str) -> Option<LoadedRule> {
         let doc = self.parse(file, DocumentKind::Rule)?;
+        self.finish_rule(doc, pack_ref)
+    }
+
+    /// A rule given as text (API), named `file` in diagnostics.
+    pub(super) fn read_rule_text(
+        &mut self,
+        file: &Path,
+        text: &str,
+        pack_ref: &str,
+    ) -> Option<LoadedRule> {
+        let doc = self.parse_text(file, text, DocumentKind::Rule)?;
+        self.finish_rule(doc, pack_ref)
+    }
+
+    fn finish_rule(&mut self, doc: Document, pack_ref: &str) -> Option<LoadedRule> {
+        let file = doc.file.clone();
+        let file = file.as_path();
         let rule = self.deserialize_in_pack::<Rule>(&doc, pack_ref)?;
         // On problems the rule is still returned, so its references are checked too; the
         // recorded errors keep the pack from loading.

@@ -1,0 +1,179 @@
+//! `nerve up`: every role in one process — API, rules engine, scheduler, worker — with the
+//! in-process bus and the sled store under the data dir. Prints `ready <url>` when it accepts
+//! requests.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Args;
+use nerve_bus::InProcessBus;
+use nerve_engine::{Engine, EngineConfig};
+use nerve_packs::LoadedPack;
+use nerve_store::{Store, StoreOptions};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::GlobalArgs;
+use crate::builtin;
+use crate::output::print_line;
+use crate::platform::EnginePlatform;
+
+#[derive(Debug, Args)]
+pub(crate) struct UpArgs {
+    /// Address to listen on; port 0 picks a free port (the address chosen is printed and written
+    /// to `<data-dir>/server.json`).
+    #[arg(long, env = "NERVE_LISTEN", default_value = "127.0.0.1:9101")]
+    listen: SocketAddr,
+    /// Executions run at once by the worker.
+    #[arg(long, default_value_t = 32)]
+    worker_concurrency: u16,
+    /// Seconds to wait for running work on shutdown.
+    #[arg(long, default_value_t = 10)]
+    shutdown_grace: u64,
+}
+
+pub(crate) fn exec(global: &GlobalArgs, args: UpArgs) -> anyhow::Result<ExitCode> {
+    crate::logging::init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
+    runtime.block_on(run(global.data_dir()?, global.base_env(), args))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run(
+    data_dir: PathBuf,
+    base_env: Vec<(String, String)>,
+    args: UpArgs,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("failed to create the data dir `{}`", data_dir.display()))?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("failed to listen on `{}`", args.listen))?;
+    let address = listener
+        .local_addr()
+        .context("failed to read the listening address")?;
+    let url = format!("http://{address}");
+
+    let store = Store::open(&data_dir, StoreOptions::default())
+        .with_context(|| format!("failed to open the store in `{}`", data_dir.display()))?;
+    let auth = nerve_web::Auth::open(&data_dir).context("failed to prepare API authentication")?;
+    let packs = load_packs(&data_dir)?;
+
+    let cancel = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let config = EngineConfig {
+        api_url: Some(url.clone()),
+        auth_token: Some(auth.admin_token().to_owned()),
+        worker_concurrency: args.worker_concurrency,
+        base_env,
+        ..EngineConfig::default()
+    };
+    let engine = Engine::start(
+        config,
+        store.clone(),
+        Arc::new(InProcessBus::new()),
+        packs,
+        cancel.clone(),
+        tasks.clone(),
+    )
+    .await
+    .context("failed to start the engine")?;
+    let platform = Arc::new(EnginePlatform::new(engine.clone(), data_dir.join("packs")));
+    let state = nerve_web::AppState::new(store.clone(), platform, auth.clone())
+        .with_shutdown(cancel.clone());
+    let serve_cancel = cancel.clone();
+    tasks.spawn(async move {
+        if let Err(error) = nerve_web::serve(listener, state, serve_cancel).await {
+            tracing::error!(%error, "The API server stopped.");
+        }
+    });
+    nerve_web::write_server_info(&data_dir, &url).context("failed to write server.json")?;
+    print_line(&format!("ready {url}"));
+    print_line(&format!("login: {url}/?token={}", auth.admin_token()));
+
+    shutdown_signal().await;
+    tracing::info!("Shutting down.");
+    cancel.cancel();
+    tasks.close();
+    if tokio::time::timeout(Duration::from_secs(args.shutdown_grace), tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace_s = args.shutdown_grace,
+            "Shutdown grace period elapsed; exiting anyway."
+        );
+    }
+    store.flush().await.context("failed to flush the store")?;
+    Ok(())
+}
+
+/// The built-in packs (written under `<data-dir>/builtin/<version>/`) and the user's packs
+/// under `<data-dir>/packs/`. A user pack that does not load is reported and skipped; the
+/// platform starts with everything else.
+fn load_packs(data_dir: &Path) -> anyhow::Result<Vec<(LoadedPack, String)>> {
+    let builtin_dir = data_dir.join("builtin").join(env!("CARGO_PKG_VERSION"));
+    let builtin_dirs = builtin::extract(&builtin_dir)?;
+    let (builtin, failed) = nerve_packs::load_packs(&builtin_dirs, &[]);
+    if let Some(failure) = failed.first() {
+        crate::output::print_diagnostics(&failure.diagnostics);
+        anyhow::bail!(
+            "built-in pack `{}` does not load; this is a bug in Nerve",
+            failure.dir.display()
+        );
+    }
+    let user_root = data_dir.join("packs");
+    std::fs::create_dir_all(&user_root)
+        .with_context(|| format!("failed to create `{}`", user_root.display()))?;
+    let mut user_dirs: Vec<PathBuf> = std::fs::read_dir(&user_root)
+        .with_context(|| format!("failed to read `{}`", user_root.display()))?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.join("pack.yaml").is_file())
+        .collect();
+    user_dirs.sort();
+    let (user, failed) = nerve_packs::load_packs(&user_dirs, &builtin);
+    for failure in &failed {
+        crate::output::print_diagnostics(&failure.diagnostics);
+        tracing::error!(pack = %failure.dir.display(), "Pack does not load; it is not registered.");
+    }
+    let mut packs: Vec<(LoadedPack, String)> = builtin
+        .into_iter()
+        .map(|p| (p, "builtin".to_owned()))
+        .collect();
+    packs.extend(user.into_iter().map(|p| {
+        let source = p.dir.display().to_string();
+        (p, source)
+    }));
+    Ok(packs)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

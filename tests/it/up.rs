@@ -1,0 +1,205 @@
+//! `nerve up` end to end: the real binary, its API, and a SIGKILL in the middle of a stream of
+//! events.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use nerve_test_harness::NerveServer;
+use serde_json::{Value, json};
+
+fn binary() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_BIN_EXE_nerve"))
+}
+
+struct Api {
+    http: reqwest::Client,
+    url: String,
+    token: String,
+}
+
+impl Api {
+    fn new(server: &NerveServer) -> Api {
+        Api {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap(),
+            url: server.url.clone(),
+            token: server.token.clone(),
+        }
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let response = self
+            .http
+            .get(format!("{}/api/v1{path}", self.url))
+            .header("X-Auth-Token", &self.token)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap()
+    }
+
+    async fn post(&self, path: &str, body: Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}/api/v1{path}", self.url))
+            .header("X-Auth-Token", &self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+async fn wait_until<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !condition().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn up_runs_an_action_through_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = NerveServer::start(&binary(), dir.path());
+    let api = Api::new(&server);
+    let response = api
+        .post(
+            "/executions",
+            json!({"action": "core.local", "parameters": {"cmd": "echo hi"}}),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_until("the execution finishes", || async {
+        api.get(&format!("/executions/{id}")).await["status"] == "succeeded"
+    })
+    .await;
+    let execution = api.get(&format!("/executions/{id}")).await;
+    assert_eq!(execution["result"]["stdout"], "hi");
+    let unauthenticated = reqwest::get(format!("{}/api/v1/executions", server.url))
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status(), 401);
+}
+
+/// Events stream in through a webhook; the server is SIGKILLed mid-stream and restarted. Every
+/// event the API accepted (202) produced exactly one execution: none lost, none doubled.
+#[tokio::test]
+async fn sigkill_mid_stream_loses_and_doubles_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = NerveServer::start(&binary(), dir.path());
+    let api = Api::new(&server);
+    let rule = json!({
+        "name": "durable", "pack": "tests", "enabled": true,
+        "trigger": {"type": "core.st2.webhook", "parameters": {"url": "durable"}},
+        "action": {"ref": "core.noop"}
+    });
+    let response = api.post("/rules", rule).await;
+    assert!(
+        response.status().is_success(),
+        "{}",
+        response.text().await.unwrap()
+    );
+
+    // Post events from a task; kill the server once enough were accepted.
+    let progress = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let poster = {
+        let http = api.http.clone();
+        let url = format!("{}/api/v1/webhooks/durable", api.url);
+        let token = api.token.clone();
+        let progress = progress.clone();
+        tokio::spawn(async move {
+            let mut accepted = Vec::new();
+            for n in 0..2_000u32 {
+                let sent = http
+                    .post(&url)
+                    .header("X-Auth-Token", &token)
+                    .json(&json!({"n": n}))
+                    .send()
+                    .await;
+                match sent {
+                    Ok(response) if response.status() == 202 => {
+                        accepted.push(n);
+                        progress.store(accepted.len(), std::sync::atomic::Ordering::SeqCst);
+                    }
+                    _ => break,
+                }
+            }
+            accepted
+        })
+    };
+    wait_until("a hundred events are accepted", || async {
+        progress.load(std::sync::atomic::Ordering::SeqCst) >= 100
+    })
+    .await;
+    server.kill();
+    let accepted = poster.await.unwrap();
+    assert!(
+        accepted.len() >= 100 && accepted.len() < 2_000,
+        "{} accepted: the kill must land mid-stream",
+        accepted.len()
+    );
+
+    let server = NerveServer::start(&binary(), dir.path());
+    let api = Api::new(&server);
+    // Every accepted event must end up with exactly one finished execution.
+    let count_by_n = || async {
+        let events = api.get("/triggerinstances?limit=1000").await;
+        let mut event_n: HashMap<String, u64> = HashMap::new();
+        for event in events.as_array().unwrap() {
+            if let Some(n) = event["payload"]["body"]["n"].as_u64() {
+                event_n.insert(event["id"].as_str().unwrap().to_owned(), n);
+            }
+        }
+        let executions = api.get("/executions?limit=1000&action=core.noop").await;
+        let mut per_n: HashMap<u64, Vec<String>> = HashMap::new();
+        for execution in executions.as_array().unwrap() {
+            let event = execution["context"]["trigger_instance"]
+                .as_str()
+                .unwrap_or_default();
+            if let Some(n) = event_n.get(event) {
+                per_n
+                    .entry(*n)
+                    .or_default()
+                    .push(execution["status"].as_str().unwrap_or_default().to_owned());
+            }
+        }
+        per_n
+    };
+    wait_until("every accepted event has a finished execution", || async {
+        let per_n = count_by_n().await;
+        accepted.iter().all(|n| {
+            per_n.get(&u64::from(*n)).is_some_and(|statuses| {
+                statuses
+                    .iter()
+                    .all(|s| matches!(s.as_str(), "succeeded" | "abandoned"))
+            })
+        })
+    })
+    .await;
+    let per_n = count_by_n().await;
+    for n in &accepted {
+        let executions = &per_n[&u64::from(*n)];
+        assert_eq!(executions.len(), 1, "event {n} produced {executions:?}");
+    }
+    for (n, executions) in &per_n {
+        assert_eq!(executions.len(), 1, "event {n} produced {executions:?}");
+    }
+}
