@@ -1,7 +1,17 @@
 //! Subcommands. Each module has `Args` (clap) and `exec(args) -> anyhow::Result<ExitCode>`.
+//! Commands that talk to a running server connect through [`client`].
 
+mod action;
+mod client;
+mod event;
+mod execution;
+mod key;
 mod pack;
 mod rule;
+mod run;
+mod table;
+mod trace;
+mod trigger;
 mod up;
 
 use std::path::PathBuf;
@@ -13,8 +23,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Nerve: event automation in the StackStorm mould — sensors emit events, rules match them,
 /// actions run. Existing StackStorm packs and rules work.
 ///
-/// Exit codes: 0 success; 1 the operation ran and failed (a rule did not match, a pack did not
-/// validate in a way the command reports as failure); 2 usage or input error.
+/// Exit codes: 0 success; 1 the operation ran and failed (an execution failed, a rule did not
+/// match, the server answered "not found" or had an internal error); 2 usage, input,
+/// authentication or connection error.
 #[derive(Debug, Parser)]
 #[command(name = "nerve", version, about, long_about = None, max_term_width = 100)]
 pub(crate) struct Cli {
@@ -44,6 +55,19 @@ pub(crate) struct GlobalArgs {
     path: Option<String>,
     #[arg(long = "action-lang", global = true, env = "LANG", hide = true)]
     lang: Option<String>,
+    /// Base URL of the Nerve API for client commands (default: the server `nerve up` recorded
+    /// in the data dir).
+    #[arg(long, global = true, env = "NERVE_API_URL", value_name = "URL")]
+    api: Option<String>,
+    /// Auth token for client commands (default: the admin token in the data dir).
+    #[arg(
+        long,
+        global = true,
+        env = "NERVE_AUTH_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    token: Option<String>,
 }
 
 impl GlobalArgs {
@@ -84,12 +108,32 @@ enum Command {
     /// Run everything in one process: API, rules engine, scheduler, worker. Prints
     /// `ready <url>` when it accepts requests.
     Up(up::UpArgs),
-    /// Packs: validate, scaffold.
+    /// Run an action and follow its output (`nerve action execute`).
+    Run(run::RunArgs),
+    /// Actions: list, get, execute.
     #[command(subcommand)]
-    Pack(pack::PackCommand),
-    /// Rules: test a rule against an event, offline.
+    Action(action::ActionCommand),
+    /// Executions: list, get, tail, cancel, rerun.
+    #[command(subcommand)]
+    Execution(execution::ExecutionCommand),
+    /// Rules: create, list, get, delete, enable, disable; test a rule offline.
     #[command(subcommand)]
     Rule(rule::RuleCommand),
+    /// Trigger types: list.
+    #[command(subcommand)]
+    Trigger(trigger::TriggerCommand),
+    /// Events (trigger instances): list, get, re-emit.
+    #[command(subcommand)]
+    Event(event::EventCommand),
+    /// Key-value pairs: set, get, list, delete.
+    #[command(subcommand)]
+    Key(key::KeyCommand),
+    /// Packs: install, list, get, remove; validate and scaffold offline.
+    #[command(subcommand)]
+    Pack(pack::PackCommand),
+    /// Traces: what an event or a tagged run caused (event → rule → execution).
+    #[command(subcommand)]
+    Trace(trace::TraceCommand),
 }
 
 /// How results are printed.
@@ -105,7 +149,14 @@ pub(crate) enum OutputFormat {
 pub(crate) fn exec(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Up(args) => up::exec(&cli.global, args),
-        Command::Pack(command) => pack::exec(command),
-        Command::Rule(command) => rule::exec(command),
+        Command::Run(args) => run::exec(&cli.global, args),
+        Command::Action(command) => action::exec(&cli.global, command),
+        Command::Execution(command) => execution::exec(&cli.global, command),
+        Command::Rule(command) => rule::exec(&cli.global, command),
+        Command::Trigger(command) => trigger::exec(&cli.global, command),
+        Command::Event(command) => event::exec(&cli.global, command),
+        Command::Key(command) => key::exec(&cli.global, command),
+        Command::Pack(command) => pack::exec(&cli.global, command),
+        Command::Trace(command) => trace::exec(&cli.global, command),
     }
 }

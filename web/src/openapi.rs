@@ -124,13 +124,6 @@ fn complete(mut document: Value) -> Value {
                 .cloned();
             if let Some(mut operation) = operation {
                 if let Some(operation) = operation.as_object_mut() {
-                    let id = operation
-                        .get("operationId")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned);
-                    if let Some(id) = id {
-                        operation.insert("operationId".into(), json!(format!("{id}_alias")));
-                    }
                     operation.insert(
                         "description".into(),
                         json!(format!(
@@ -156,6 +149,12 @@ fn complete(mut document: Value) -> Value {
             else {
                 continue;
             };
+            // utoipa names operations after handler functions (`list`, `get`), which repeat;
+            // OpenAPI wants them unique.
+            operation.insert(
+                "operationId".into(),
+                json!(operation_id(&method, &route.openapi_path())),
+            );
             match route.access {
                 Access::Public => {
                     operation.insert("security".into(), json!([]));
@@ -204,6 +203,21 @@ fn complete(mut document: Value) -> Value {
         );
     }
     document
+}
+
+/// `get_api_v1_executions_id` for `GET /api/v1/executions/{id}`.
+fn operation_id(method: &str, path: &str) -> String {
+    let mut id = method.to_owned();
+    for part in path.split(|c: char| !c.is_ascii_alphanumeric()) {
+        if !part.is_empty() {
+            id.push('_');
+            id.push_str(part);
+        }
+    }
+    if path.ends_with('/') {
+        id.push_str("_index");
+    }
+    id
 }
 
 static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {

@@ -17,7 +17,7 @@ use crate::error::AppError;
 use crate::routes::{self, Access};
 use crate::state::AppState;
 
-/// The API router: every route of [`crate::routes`] with its layers, and `state`.
+/// The API router: every route of the route table (`routes` module) with its layers, and `state`.
 pub fn router(state: AppState) -> Router {
     let mut public = Router::new();
     let mut authenticated = Router::new();

@@ -1,15 +1,18 @@
 //! Nerve's benchmark program: prints performance figures measured on this machine.
 //!
 //! Figures are medians over several rounds measured in one run; nothing here is a pass/fail test.
-//! Run with `cargo run --release -p nerve-bench -- <suite>`.
+//! Run with `cargo run --release -p nerve-bench -- <suite>`; `all` runs every suite with its
+//! defaults.
 
 mod rules;
+mod up;
 
 use clap::{Parser, Subcommand};
 
-/// Prints Nerve's performance figures.
+/// Prints Nerve's performance figures measured on this machine: medians over rounds, ratios
+/// computed in the same run. Nothing here passes or fails; targets are printed for comparison.
 #[derive(Debug, Parser)]
-#[command(name = "nerve-bench", about)]
+#[command(name = "nerve-bench", about, max_term_width = 100)]
 struct Cli {
     #[command(subcommand)]
     suite: Suite,
@@ -19,11 +22,37 @@ struct Cli {
 enum Suite {
     /// Rule evaluation throughput: many rules over many trigger types, one core.
     Rules(rules::Args),
+    /// The real server (`nerve up`, run as a child process on fresh data dirs): startup, idle
+    /// RSS, webhook → execution throughput, event → action start latency, and local shell
+    /// executions next to a raw fork+exec+wait loop.
+    ///
+    /// Targets: startup < 300 ms; idle RSS < 40 MB; ≥ 10,000 webhook events/s recorded as
+    /// `core.noop` executions; event → action start p50 ≤ 2 ms, p99 ≤ 10 ms; `core.local`
+    /// executions/s ≥ 50 % of the raw loop's rate. Build the server first:
+    /// `cargo build --release --bin nerve`.
+    Up(up::Args),
+    /// Every suite above, each with its defaults.
+    All,
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().suite {
         Suite::Rules(args) => rules::run(&args),
+        Suite::Up(args) => up::run(&args),
+        Suite::All => {
+            rules::run(&defaults::<rules::Args>())?;
+            up::run(&defaults::<up::Args>())
+        }
+    }
+}
+
+/// A suite's arguments with every option at its default.
+fn defaults<T: clap::Args + clap::FromArgMatches>() -> T {
+    let command = T::augment_args(clap::Command::new("nerve-bench"));
+    let matches = command.get_matches_from(["nerve-bench"]);
+    match T::from_arg_matches(&matches) {
+        Ok(args) => args,
+        Err(error) => error.exit(),
     }
 }
 

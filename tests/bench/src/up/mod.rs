@@ -1,0 +1,198 @@
+//! The real server: `nerve up` run as a child process on fresh data dirs, driven over its REST
+//! API the way users drive it.
+//!
+//! Each measurement gets its own server, so no figure depends on records another one left.
+//! Servers are killed when their guard drops, also when a measurement fails half-way.
+//! The machine is shared with the load generator: on a small box the client's CPU is part of the
+//! picture, so the throughput figures come with the CPU both sides used.
+
+mod latency;
+mod server;
+mod shell;
+mod throughput;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+
+use crate::{median, report};
+use server::{Launch, Server};
+
+/// Sizes of the `up` suite's runs.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The `nerve` binary to run (default: `nerve` next to this program, i.e.
+    /// `target/release/nerve`; build it with `cargo build --release --bin nerve`).
+    #[arg(long, value_name = "PATH")]
+    nerve: Option<PathBuf>,
+    /// Directory the fresh data dirs are created in (default: the system's temporary
+    /// directory). Its file system matters: every accepted event is fsynced.
+    #[arg(long, value_name = "DIR")]
+    data_root: Option<PathBuf>,
+    /// Cold starts for the startup and idle RSS figures (target: startup < 300 ms, idle RSS
+    /// < 40 MB).
+    #[arg(long, default_value_t = 5)]
+    starts: usize,
+    /// Rounds of the throughput and shell measurements, each on a fresh server; medians are
+    /// reported.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Webhook events per throughput round, each fired into a `core.noop` execution (target:
+    /// ≥ 10,000 events/s recorded).
+    #[arg(long, default_value_t = 5_000)]
+    events: usize,
+    /// Webhook posts in flight during the throughput rounds (one HTTP client).
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Events posted one at a time for the event → action start latency (target: p50 ≤ 2 ms,
+    /// p99 ≤ 10 ms).
+    #[arg(long, default_value_t = 300)]
+    latency_events: usize,
+    /// Pause after each latency event is accepted, so every event meets an idle server.
+    #[arg(long, default_value_t = 20, value_name = "MS")]
+    latency_gap_ms: u64,
+    /// `core.local cmd=true` executions per shell round (target: ≥ 50 % of the raw fork+exec+wait
+    /// rate at the same concurrency).
+    #[arg(long, default_value_t = 500)]
+    shell_runs: usize,
+    /// Shell commands in flight: client posts, the server's `--worker-concurrency`, and the raw
+    /// loop's threads.
+    #[arg(long, default_value_t = 8)]
+    shell_concurrency: usize,
+}
+
+/// How long a measurement may wait for the server to finish its work.
+const WORK_TIMEOUT: Duration = Duration::from_secs(300);
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
+    let launch = launch(args)?;
+    report("up: server binary", launch.binary.display().to_string());
+    report(
+        "up: data dirs under",
+        format!(
+            "{} ({})",
+            launch.data_root.display(),
+            server::file_system_of(&launch.data_root).unwrap_or_else(|| "unknown fs".to_owned())
+        ),
+    );
+    report(
+        "up: cores",
+        std::thread::available_parallelism()
+            .map(|n| n.to_string())
+            .unwrap_or_else(|_| "unknown".to_owned()),
+    );
+    startup(&launch, args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
+    throughput::run(&launch, args, &runtime)?;
+    latency::run(&launch, args, &runtime)?;
+    shell::run(&launch, args, &runtime)?;
+    Ok(())
+}
+
+fn launch(args: &Args) -> anyhow::Result<Launch> {
+    let binary = match &args.nerve {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()
+            .context("cannot locate this program to find `nerve` next to it")?
+            .with_file_name("nerve"),
+    };
+    anyhow::ensure!(
+        binary.is_file(),
+        "`{}` does not exist; build it with `cargo build --release --bin nerve` or pass --nerve",
+        binary.display()
+    );
+    let data_root = args.data_root.clone().unwrap_or_else(std::env::temp_dir);
+    Ok(Launch { binary, data_root })
+}
+
+/// Cold starts on fresh data dirs: time to the `ready` line, then `VmRSS` once the server has
+/// sat idle for a second.
+fn startup(launch: &Launch, args: &Args) -> anyhow::Result<()> {
+    let mut startups = Vec::new();
+    let mut rss = Vec::new();
+    for _ in 0..args.starts.max(1) {
+        let server = Server::start(launch, &[])?;
+        startups.push(server.startup.as_secs_f64() * 1e3);
+        std::thread::sleep(Duration::from_secs(1));
+        rss.push(server::memory_mb(server.pid(), "VmRSS")?);
+    }
+    let (low, high) = range(&startups);
+    report(
+        "up: startup to `ready`, ms (median)",
+        format!(
+            "{:.1} (min {low:.1}, max {high:.1}; {} cold starts; target < 300)",
+            median(startups.clone()),
+            startups.len()
+        ),
+    );
+    let (low, high) = range(&rss);
+    report(
+        "up: idle RSS after start, MB (median)",
+        format!(
+            "{:.1} (min {low:.1}, max {high:.1}; target < 40)",
+            median(rss)
+        ),
+    );
+    Ok(())
+}
+
+fn range(samples: &[f64]) -> (f64, f64) {
+    samples
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), &x| {
+            (low.min(x), high.max(x))
+        })
+}
+
+/// The `p`-th percentile (0..=1, nearest rank) of a non-empty sample.
+fn percentile(samples: &[f64], p: f64) -> f64 {
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = (p * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Thread names and their share of one core, e.g. `tokio-runtime-w 71%, sled-io 9%`.
+fn thread_shares(threads: &[(String, f64)], wall_seconds: f64, top: usize) -> String {
+    threads
+        .iter()
+        .take(top)
+        .map(|(name, seconds)| format!("{name} {:.0}%", 100.0 * seconds / wall_seconds))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Makes `count` requests, `request(0)` to `request(count - 1)`, keeping `concurrency` in flight;
+/// returns the time until the last one answered.
+async fn in_flight<F, Fut>(count: usize, concurrency: usize, request: F) -> anyhow::Result<Duration>
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = anyhow::Result<()>> + Send,
+{
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..concurrency.max(1) {
+        let next = Arc::clone(&next);
+        let request = request.clone();
+        tasks.spawn(async move {
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= count {
+                    return anyhow::Ok(());
+                }
+                request(n).await?;
+            }
+        });
+    }
+    while let Some(result) = tasks.join_next().await {
+        result.context("a request task panicked")??;
+    }
+    Ok(started.elapsed())
+}

@@ -1,0 +1,424 @@
+//! The server under test: `nerve up` started as a child process on a fresh data dir and killed
+//! when its guard drops, a small client for its REST API, and readings from `/proc/<pid>`.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use chrono::{DateTime, Utc};
+use reqwest::StatusCode;
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// How long a start may take before the benchmark gives up on it.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Largest page the API serves.
+const PAGE: usize = 1000;
+
+/// Clock ticks per second in `/proc/<pid>/stat` (`USER_HZ`, 100 on Linux's user ABI).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// Where servers come from: the binary and the directory their data dirs are created in.
+#[derive(Debug, Clone)]
+pub(super) struct Launch {
+    pub(super) binary: PathBuf,
+    pub(super) data_root: PathBuf,
+}
+
+/// A running `nerve up`; dropping it kills the process (also when a suite fails half-way), then
+/// removes its data dir.
+#[derive(Debug)]
+pub(super) struct Server {
+    child: Child,
+    /// The API's base URL, `http://127.0.0.1:<port>`.
+    pub(super) url: String,
+    /// The admin token.
+    pub(super) token: String,
+    /// From spawning the process to reading its `ready` line.
+    pub(super) startup: Duration,
+    /// Holds the data dir and the server's log; declared last so it is removed after the kill.
+    dir: TempDir,
+}
+
+impl Server {
+    /// Starts `nerve up --listen 127.0.0.1:0` on a fresh data dir with `extra` arguments and
+    /// waits for its `ready <url>` line.
+    pub(super) fn start(launch: &Launch, extra: &[&str]) -> anyhow::Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("nerve-bench-")
+            .tempdir_in(&launch.data_root)
+            .with_context(|| {
+                format!(
+                    "failed to create a data dir under `{}`",
+                    launch.data_root.display()
+                )
+            })?;
+        let data_dir = dir.path().join("data");
+        let log_path = dir.path().join("server.log");
+        let log = fs::File::create(&log_path)
+            .with_context(|| format!("failed to create `{}`", log_path.display()))?;
+        let spawned = Instant::now();
+        // The benchmark starts the binary under test itself, as a user would; nothing else in
+        // this program spawns processes through this path.
+        #[allow(clippy::disallowed_methods)]
+        let mut command = Command::new(&launch.binary);
+        let mut child = command
+            .arg("up")
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .with_context(|| {
+                format!(
+                    "failed to start `{}`; build it with `cargo build --release --bin nerve`",
+                    launch.binary.display()
+                )
+            })?;
+        let stdout = child.stdout.take();
+        let mut server = Self {
+            child,
+            url: String::new(),
+            token: String::new(),
+            startup: Duration::ZERO,
+            dir,
+        };
+        let stdout = stdout.context("the server's stdout is not piped")?;
+        let (ready, ready_rx) = mpsc::channel();
+        // Reads the `ready` line, then drains stdout until the server exits so it never blocks
+        // on a full pipe.
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if !sent && let Some(url) = line.strip_prefix("ready ") {
+                    sent = true;
+                    let _ = ready.send(url.trim().to_owned());
+                }
+            }
+        });
+        match ready_rx.recv_timeout(READY_TIMEOUT) {
+            Ok(url) => {
+                server.startup = spawned.elapsed();
+                server.url = url;
+            }
+            Err(_) => {
+                let status = match server.child.try_wait() {
+                    Ok(Some(status)) => format!("it exited with {status}"),
+                    _ => format!("no `ready` line after {READY_TIMEOUT:?}"),
+                };
+                bail!(
+                    "`nerve up` did not become ready: {status}; its log ends with:\n{}",
+                    server.log_tail()
+                );
+            }
+        }
+        let token_path = data_dir.join("admin.token");
+        server.token = fs::read_to_string(&token_path)
+            .with_context(|| format!("failed to read `{}`", token_path.display()))?
+            .trim()
+            .to_owned();
+        Ok(server)
+    }
+
+    /// The server's process id.
+    pub(super) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// A client for the API, sharing one connection pool.
+    pub(super) fn api(&self) -> anyhow::Result<Api> {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(256)
+            .build()
+            .context("failed to build the HTTP client")?;
+        Ok(Api {
+            client,
+            base: format!("{}/api/v1", self.url),
+            token: self.token.clone(),
+        })
+    }
+
+    /// The last lines of the server's log (stderr), for error messages.
+    pub(super) fn log_tail(&self) -> String {
+        let text = fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A client for the server's REST API.
+#[derive(Debug, Clone)]
+pub(super) struct Api {
+    client: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Api {
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        expected: StatusCode,
+        what: &str,
+    ) -> anyhow::Result<reqwest::Response> {
+        let response = request
+            .header("X-Auth-Token", &self.token)
+            .send()
+            .await
+            .with_context(|| format!("{what}: request failed"))?;
+        if response.status() != expected {
+            let status = response.status();
+            let body = response.text().await.unwrap_or_default();
+            bail!("{what}: expected {expected}, got {status}: {body}");
+        }
+        Ok(response)
+    }
+
+    /// Creates rule `bench.<name>` on webhook url `bench` running `action`.
+    pub(super) async fn create_webhook_rule(
+        &self,
+        name: &str,
+        action: Value,
+    ) -> anyhow::Result<()> {
+        let rule = serde_json::json!({
+            "name": name,
+            "pack": "bench",
+            "enabled": true,
+            "trigger": {"type": "core.st2.webhook", "parameters": {"url": "bench"}},
+            "action": action,
+        });
+        let request = self.client.post(format!("{}/rules", self.base)).json(&rule);
+        self.send(request, StatusCode::CREATED, "POST /rules")
+            .await?;
+        Ok(())
+    }
+
+    /// Posts one event to webhook `bench`; returns once it is accepted (202).
+    pub(super) async fn post_webhook(&self, body: &Value) -> anyhow::Result<()> {
+        let request = self
+            .client
+            .post(format!("{}/webhooks/bench", self.base))
+            .json(body);
+        self.send(request, StatusCode::ACCEPTED, "POST /webhooks/bench")
+            .await?;
+        Ok(())
+    }
+
+    /// Runs `core.local cmd=true` (201 once the execution is recorded).
+    pub(super) async fn run_true(&self) -> anyhow::Result<()> {
+        let body = serde_json::json!({"action": "core.local", "parameters": {"cmd": "true"}});
+        let request = self
+            .client
+            .post(format!("{}/executions", self.base))
+            .json(&body);
+        self.send(request, StatusCode::CREATED, "POST /executions")
+            .await?;
+        Ok(())
+    }
+
+    /// `X-Total-Count` of `GET /executions?<query>` (asked with `limit=0`).
+    pub(super) async fn count_executions(&self, query: &str) -> anyhow::Result<usize> {
+        let request = self
+            .client
+            .get(format!("{}/executions?limit=0&{query}", self.base));
+        let response = self
+            .send(request, StatusCode::OK, "GET /executions")
+            .await?;
+        total_count(&response)
+    }
+
+    /// Polls the count of executions matching `query` every `poll` until it reaches `target`.
+    pub(super) async fn wait_for_executions(
+        &self,
+        query: &str,
+        target: usize,
+        timeout: Duration,
+        poll: Duration,
+    ) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let count = self.count_executions(query).await?;
+            if count >= target {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                let all = self.count_executions("").await.unwrap_or_default();
+                bail!(
+                    "only {count} of {target} executions matching `{query}` after {timeout:?} \
+                     ({all} executions in all)"
+                );
+            }
+            tokio::time::sleep(poll).await;
+        }
+    }
+
+    /// Every record of `GET /<path>?<query>`, read in pages of 1000.
+    pub(super) async fn list_all(&self, path: &str, query: &str) -> anyhow::Result<Vec<Value>> {
+        let mut items = Vec::new();
+        loop {
+            let request = self.client.get(format!(
+                "{}/{path}?limit={PAGE}&offset={}&{query}",
+                self.base,
+                items.len()
+            ));
+            let response = self
+                .send(request, StatusCode::OK, &format!("GET /{path}"))
+                .await?;
+            let total = total_count(&response)?;
+            let page: Vec<Value> = response
+                .json()
+                .await
+                .with_context(|| format!("GET /{path}: the body is not a JSON array"))?;
+            let empty = page.is_empty();
+            items.extend(page);
+            if empty || items.len() >= total {
+                return Ok(items);
+            }
+        }
+    }
+}
+
+fn total_count(response: &reqwest::Response) -> anyhow::Result<usize> {
+    response
+        .headers()
+        .get("x-total-count")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse().ok())
+        .context("the response has no X-Total-Count header")
+}
+
+/// The RFC 3339 time in string field `field` of `record`.
+pub(super) fn time_field(record: &Value, field: &str) -> anyhow::Result<DateTime<Utc>> {
+    let text = record
+        .get(field)
+        .and_then(Value::as_str)
+        .with_context(|| format!("the record has no `{field}`: {record}"))?;
+    parse_time(text)
+}
+
+/// When an execution's log says it entered `status`.
+pub(super) fn log_time(execution: &Value, status: &str) -> anyhow::Result<DateTime<Utc>> {
+    let entry = execution
+        .get("log")
+        .and_then(Value::as_array)
+        .and_then(|log| {
+            log.iter()
+                .find(|entry| entry.get("status").and_then(Value::as_str) == Some(status))
+        })
+        .with_context(|| format!("the execution's log has no `{status}` entry: {execution}"))?;
+    time_field(entry, "timestamp")
+}
+
+fn parse_time(text: &str) -> anyhow::Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|time| time.with_timezone(&Utc))
+        .with_context(|| format!("`{text}` is not an RFC 3339 time"))
+}
+
+/// Seconds from `from` to `to`.
+pub(super) fn seconds_between(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
+    (to - from).num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6
+}
+
+/// A `kB` field (`VmRSS`, `VmHWM`) of `/proc/<pid>/status`, in MB.
+pub(super) fn memory_mb(pid: u32, field: &str) -> anyhow::Result<f64> {
+    let path = format!("/proc/{pid}/status");
+    let text = fs::read_to_string(&path).with_context(|| format!("failed to read `{path}`"))?;
+    let kb: f64 = text
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kb| kb.parse().ok())
+        .with_context(|| format!("`{path}` has no `{field}`"))?;
+    Ok(kb / 1024.0)
+}
+
+/// CPU time a process has used, in all and per thread name.
+#[derive(Debug, Clone, Default)]
+pub(super) struct CpuTimes {
+    total: f64,
+    by_thread: HashMap<String, f64>,
+}
+
+impl CpuTimes {
+    /// Reads `/proc/<pid>/stat` and the stats of its threads; `pid` may be `self`.
+    pub(super) fn read(pid: &str) -> anyhow::Result<Self> {
+        let path = format!("/proc/{pid}/stat");
+        let text = fs::read_to_string(&path).with_context(|| format!("failed to read `{path}`"))?;
+        let (_, total) = parse_stat(&text).with_context(|| format!("cannot parse `{path}`"))?;
+        let mut by_thread: HashMap<String, f64> = HashMap::new();
+        let tasks = Path::new("/proc").join(pid).join("task");
+        for entry in fs::read_dir(&tasks).into_iter().flatten().flatten() {
+            // A thread may exit between listing and reading; it is skipped.
+            let Ok(text) = fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            if let Some((name, seconds)) = parse_stat(&text) {
+                *by_thread.entry(name).or_default() += seconds;
+            }
+        }
+        Ok(Self { total, by_thread })
+    }
+
+    /// CPU seconds used since `earlier`, in all and per thread name (largest first).
+    pub(super) fn since(&self, earlier: &Self) -> (f64, Vec<(String, f64)>) {
+        let mut threads: Vec<(String, f64)> = self
+            .by_thread
+            .iter()
+            .map(|(name, seconds)| {
+                let before = earlier.by_thread.get(name).copied().unwrap_or_default();
+                (name.clone(), (seconds - before).max(0.0))
+            })
+            .filter(|(_, seconds)| *seconds > 0.0)
+            .collect();
+        threads.sort_by(|a, b| b.1.total_cmp(&a.1));
+        (self.total - earlier.total, threads)
+    }
+}
+
+/// The name (`comm`) and user + system CPU seconds of a `stat` line.
+fn parse_stat(text: &str) -> Option<(String, f64)> {
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let name = text.get(open + 1..close)?.to_owned();
+    // After the name: state (field 3), ..., utime (field 14), stime (field 15).
+    let fields: Vec<&str> = text.get(close + 1..)?.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((name, (utime + stime) / TICKS_PER_SECOND))
+}
+
+/// The file system type of the mount holding `path` (from `/proc/self/mounts`).
+pub(super) fn file_system_of(path: &Path) -> Option<String> {
+    let path = path.canonicalize().ok()?;
+    let mounts = fs::read_to_string("/proc/self/mounts").ok()?;
+    mounts
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let _device = fields.next()?;
+            let mount_point = fields.next()?;
+            let kind = fields.next()?;
+            path.starts_with(mount_point)
+                .then(|| (mount_point.len(), kind.to_owned()))
+        })
+        .max_by_key(|(length, _)| *length)
+        .map(|(_, kind)| kind)
+}

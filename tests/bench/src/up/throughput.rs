@@ -1,0 +1,148 @@
+//! Webhook → execution recorded throughput: a rule on webhook `bench` runs `core.noop`; events
+//! are posted with a fixed number in flight from one HTTP client, and the rate is events over the
+//! time from the first post to the last execution's `end_timestamp` (the client's and the
+//! server's clocks are the same clock).
+//!
+//! The accept rate (202s per second) is reported apart, as is the CPU the server and this
+//! program used meanwhile, the server's busiest threads and its peak RSS.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use chrono::Utc;
+use serde_json::json;
+
+use super::server::{Api, CpuTimes, Launch, Server, memory_mb, seconds_between, time_field};
+use super::{Args, WORK_TIMEOUT, in_flight, thread_shares};
+use crate::{median, report};
+
+/// The executions a round waits for.
+const SUCCEEDED_NOOP: &str = "action=core.noop&status=succeeded";
+
+/// Interval of the completion poll; every poll counts all executions on the server, so it is
+/// kept coarse (the rate itself comes from the executions' timestamps, not from the poll).
+const POLL: Duration = Duration::from_millis(100);
+
+/// What one round measured.
+struct Round {
+    events_per_second: f64,
+    accepts_per_second: f64,
+    server_cores: f64,
+    client_cores: f64,
+    threads: String,
+    peak_rss_mb: f64,
+    count_query_ms: f64,
+}
+
+pub(super) fn run(
+    launch: &Launch,
+    args: &Args,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<()> {
+    let mut rounds = Vec::new();
+    for _ in 0..args.rounds.max(1) {
+        let server = Server::start(launch, &[])?;
+        let round = runtime.block_on(round(&server, args)).with_context(|| {
+            format!(
+                "throughput round failed; the server log ends with:\n{}",
+                server.log_tail()
+            )
+        })?;
+        rounds.push(round);
+    }
+    let n = rounds.len();
+    let pick = |field: fn(&Round) -> f64| median(rounds.iter().map(field).collect());
+    report(
+        "up: webhook → noop execution recorded, events/s",
+        format!(
+            "{:.0} (median of {n}; {} events, {} in flight; target ≥ 10000)",
+            pick(|r| r.events_per_second),
+            args.events,
+            args.concurrency
+        ),
+    );
+    report(
+        "up: webhook accept rate, posts/s (202s)",
+        format!("{:.0} (median of {n})", pick(|r| r.accepts_per_second)),
+    );
+    report(
+        "up: server CPU during throughput, cores",
+        format!("{:.2} (median of {n})", pick(|r| r.server_cores)),
+    );
+    report(
+        "up: bench client CPU during throughput, cores",
+        format!("{:.2} (median of {n})", pick(|r| r.client_cores)),
+    );
+    if let Some(last) = rounds.last() {
+        report(
+            "up: server's busiest threads (last round)",
+            last.threads.clone(),
+        );
+    }
+    report(
+        "up: server peak RSS after throughput, MB",
+        format!("{:.1} (median of {n})", pick(|r| r.peak_rss_mb)),
+    );
+    report(
+        "up: one execution count query after a round, ms",
+        format!(
+            "{:.1} (median of {n}; X-Total-Count over {} executions)",
+            pick(|r| r.count_query_ms),
+            args.events + args.concurrency
+        ),
+    );
+    Ok(())
+}
+
+async fn round(server: &Server, args: &Args) -> anyhow::Result<Round> {
+    let api = server.api()?;
+    api.create_webhook_rule("noop", json!({"ref": "core.noop"}))
+        .await?;
+    // Warm-up: opens the client's connections and wakes every stage of the pipeline.
+    let warmup = args.concurrency.max(1);
+    post_events(&api, warmup, args.concurrency).await?;
+    api.wait_for_executions(SUCCEEDED_NOOP, warmup, WORK_TIMEOUT, POLL)
+        .await?;
+
+    let pid = server.pid().to_string();
+    let server_before = CpuTimes::read(&pid)?;
+    let client_before = CpuTimes::read("self")?;
+    let first_post = Utc::now();
+    let started = Instant::now();
+    let accepting = post_events(&api, args.events, args.concurrency).await?;
+    api.wait_for_executions(SUCCEEDED_NOOP, warmup + args.events, WORK_TIMEOUT, POLL)
+        .await?;
+    let wall = started.elapsed().as_secs_f64();
+    let (server_seconds, threads) = CpuTimes::read(&pid)?.since(&server_before);
+    let (client_seconds, _) = CpuTimes::read("self")?.since(&client_before);
+
+    let counting = Instant::now();
+    api.count_executions(SUCCEEDED_NOOP).await?;
+    let count_query_ms = counting.elapsed().as_secs_f64() * 1e3;
+
+    let executions = api.list_all("executions", SUCCEEDED_NOOP).await?;
+    let mut last_end = first_post;
+    for execution in &executions {
+        last_end = last_end.max(time_field(execution, "end_timestamp")?);
+    }
+    Ok(Round {
+        events_per_second: args.events as f64 / seconds_between(first_post, last_end),
+        accepts_per_second: args.events as f64 / accepting.as_secs_f64(),
+        server_cores: server_seconds / wall,
+        client_cores: client_seconds / wall,
+        threads: thread_shares(&threads, wall, 5),
+        peak_rss_mb: memory_mb(server.pid(), "VmHWM")?,
+        count_query_ms,
+    })
+}
+
+/// Posts `count` events to webhook `bench` with `concurrency` in flight; returns the time until
+/// the last one was accepted.
+async fn post_events(api: &Api, count: usize, concurrency: usize) -> anyhow::Result<Duration> {
+    let api = api.clone();
+    in_flight(count, concurrency, move |n| {
+        let api = api.clone();
+        async move { api.post_webhook(&json!({"n": n})).await }
+    })
+    .await
+}
