@@ -203,3 +203,43 @@ async fn sigkill_mid_stream_loses_and_doubles_nothing() {
         assert_eq!(executions.len(), 1, "event {n} produced {executions:?}");
     }
 }
+
+/// A StackStorm python action reads the datastore through the API (`action_service`), and its
+/// secret parameter never appears in API output or the server's logs.
+#[tokio::test]
+async fn python_action_uses_the_datastore_and_secrets_stay_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = NerveServer::start(&binary(), dir.path());
+    let api = Api::new(&server);
+    let pack = nerve_test_harness::fixture("packs/st2_hello");
+    let response = api.post("/packs/register", json!({"path": pack})).await;
+    assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+    let response = api
+        .http
+        .put(format!("{}/api/v1/keys/st2_hello.LookupAction:k", api.url))
+        .header("X-Auth-Token", &api.token)
+        .json(&json!({"value": "from-the-datastore"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+
+    let response = api
+        .post("/executions", json!({"action": "st2_hello.lookup", "parameters": {"key": "k", "password": "hunter2-secret"}}))
+        .await;
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.unwrap();
+    assert_eq!(created["parameters"]["password"], "********");
+    let id = created["id"].as_str().unwrap().to_owned();
+    wait_until("the python action finishes", || async {
+        matches!(api.get(&format!("/executions/{id}")).await["status"].as_str(), Some("succeeded" | "failed"))
+    })
+    .await;
+    let execution = api.get(&format!("/executions/{id}")).await;
+    assert_eq!(execution["status"], "succeeded", "{execution:#}");
+    assert_eq!(execution["result"]["result"], json!({"key": "k", "value": "from-the-datastore"}));
+    assert_eq!(execution["parameters"]["password"], "********");
+    let listed = api.get("/executions?limit=10").await;
+    assert!(!listed.to_string().contains("hunter2-secret"), "{listed}");
+    assert!(!server.logs().contains("hunter2-secret"), "the secret is in the server log");
+}

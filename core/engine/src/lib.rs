@@ -57,6 +57,8 @@ pub struct EngineConfig {
     pub system_user: String,
     /// Environment passed to every action (PATH, HOME, LANG).
     pub base_env: Vec<(String, String)>,
+    /// How often old records are purged (retention periods are the store's options).
+    pub purge_interval: Duration,
 }
 
 impl Default for EngineConfig {
@@ -69,6 +71,7 @@ impl Default for EngineConfig {
             kill_grace: Duration::from_secs(5),
             system_user: "stanley".to_owned(),
             base_env: Vec::new(),
+            purge_interval: Duration::from_secs(600),
         }
     }
 }
@@ -154,6 +157,7 @@ impl Engine {
         rules_engine::spawn(&engine).await?;
         worker::spawn(&engine).await?;
         engine.recover().await?;
+        engine.spawn_retention();
         Ok(engine)
     }
 
@@ -435,6 +439,30 @@ impl Engine {
             rerun_of: Some(execution_id.to_owned()),
         })
         .await
+    }
+
+    /// Purges records past their retention every [`EngineConfig::purge_interval`]; each pass
+    /// is bounded (see `Store::purge`), so it never stalls the store.
+    fn spawn_retention(&self) {
+        let store = self.inner.store.clone();
+        let cancel = self.inner.cancel.clone();
+        let interval = self.inner.config.purge_interval;
+        self.inner.tasks.spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.tick().await;
+            loop {
+                tokio::select! {
+                    () = cancel.cancelled() => break,
+                    _ = ticker.tick() => {}
+                }
+                let store = store.clone();
+                match tokio::task::spawn_blocking(move || store.purge(chrono::Utc::now())).await {
+                    Ok(Ok(stats)) => tracing::debug!(?stats, "Retention pass done."),
+                    Ok(Err(error)) => tracing::error!(%error, "Retention pass failed."),
+                    Err(error) => tracing::error!(%error, "Retention pass panicked."),
+                }
+            }
+        });
     }
 
     /// Re-publishes work a crash left unfinished: pending events to the rules engine,

@@ -141,8 +141,7 @@ pub(crate) async fn schedule(
                     .transition(&current.id, ExecutionStatus::Canceled, Some(reason), None)
                     .await?;
                 drop(_policy_guard);
-                // Boxed: finishing an execution may schedule others, which may finish at once.
-                Box::pin(crate::worker::after_final(engine, &record.execution)).await;
+                crate::worker::after_final(engine, &record.execution).await;
                 return Ok(());
             }
             if current.status != ExecutionStatus::Delayed {
@@ -307,4 +306,68 @@ pub(crate) async fn cancel(engine: &Engine, execution_id: &str) -> Result<Execut
             kind: "execution",
             id: execution_id.to_owned(),
         })
+}
+
+/// `action.retry`: a failed (or timed-out) execution is run again with the same parameters, up
+/// to `max_retry_count` times, after `delay` seconds. Each retry is a new execution linked to
+/// the one it retries (`context.rerun_of`, `context.retry_attempt`).
+pub(crate) async fn retry(engine: &Engine, execution: &Execution) -> Result<(), EngineError> {
+    let retry_on = match execution.status {
+        ExecutionStatus::Failed => "failure",
+        ExecutionStatus::Timeout => "timeout",
+        _ => return Ok(()),
+    };
+    let content = engine.content();
+    let Some(policy) = content.policy(&execution.action, PolicyType::Retry) else {
+        return Ok(());
+    };
+    if policy.parameters.get("retry_on").and_then(Value::as_str) != Some(retry_on) {
+        return Ok(());
+    }
+    let max = policy
+        .parameters
+        .get("max_retry_count")
+        .and_then(Value::as_u64)
+        .unwrap_or(2);
+    let attempt = execution.context.retry_attempt;
+    if u64::from(attempt) >= max {
+        return Ok(());
+    }
+    let delay = policy
+        .parameters
+        .get("delay")
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0);
+    let mut context = execution.context.clone();
+    context.retry_attempt = attempt + 1;
+    context.rerun_of = Some(execution.id.clone());
+    let parameters = crate::parameters::caller_parameters(&content, execution);
+    let action = execution.action.clone();
+    let tasks = engine.inner.tasks.clone();
+    let engine = engine.clone();
+    let id = nerve_store::new_id();
+    tracing::info!(execution_id = %execution.id, retry = %id, attempt = attempt + 1, "Retrying under the retry policy.");
+    let task = async move {
+        if delay > 0.0 {
+            tokio::select! {
+                () = engine.inner.cancel.cancelled() => return,
+                () = tokio::time::sleep(std::time::Duration::from_secs_f64(delay)) => {}
+            }
+        }
+        let content = engine.content();
+        let prepared = match crate::parameters::prepare(&content, &action, parameters, false) {
+            Ok(prepared) => prepared,
+            Err(error) => {
+                tracing::error!(%error, action, "Retry refused: parameters no longer valid.");
+                return;
+            }
+        };
+        if let Err(error) =
+            create_and_schedule(&engine, &content, &action, prepared, context, id, None).await
+        {
+            tracing::error!(%error, action, "Retry could not be requested.");
+        }
+    };
+    tasks.spawn(task);
+    Ok(())
 }

@@ -3,6 +3,8 @@
 //! output line by line and its final status, then acks.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use nerve_bus::Delivery;
@@ -235,29 +237,40 @@ fn python(engine: &Engine) -> Interpreter {
 
 /// What follows a final status: `core.st2.generic.actiontrigger`, delayed executions of the
 /// same action get their chance. Failures here are logged: the execution itself is recorded.
-pub(crate) async fn after_final(engine: &Engine, execution: &Execution) {
-    if let Err(error) = scheduler::release(engine, &execution.action).await {
-        tracing::error!(%error, action = %execution.action, "Releasing delayed executions failed.");
-    }
-    if engine.content().trigger_type(ACTION_TRIGGER).is_none() {
-        return;
-    }
-    let payload = json!({
-        "execution_id": execution.id,
-        "status": execution.status.as_str(),
-        "start_timestamp": execution.start_timestamp,
-        "action_name": execution.action.split_once('.').map_or(execution.action.as_str(), |(_, n)| n),
-        "action_ref": execution.action,
-        "runner_ref": execution.runner,
-        "parameters": masked_parameters(engine, execution),
-        "result": execution.result,
-    });
-    if let Err(error) = engine
-        .emit(ACTION_TRIGGER, payload, execution.context.trace_tag.clone())
-        .await
-    {
-        tracing::error!(%error, execution_id = %execution.id, "Emitting the action trigger failed.");
-    }
+///
+/// Returns a boxed `Send` future: finishing an execution can schedule others (delayed ones,
+/// retries), which can finish at once, so the recursion needs a named future type.
+pub(crate) fn after_final<'a>(
+    engine: &'a Engine,
+    execution: &'a Execution,
+) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+    Box::pin(async move {
+        if let Err(error) = scheduler::release(engine, &execution.action).await {
+            tracing::error!(%error, action = %execution.action, "Releasing delayed executions failed.");
+        }
+        if let Err(error) = scheduler::retry(engine, execution).await {
+            tracing::error!(%error, execution_id = %execution.id, "Retrying under the retry policy failed.");
+        }
+        if engine.content().trigger_type(ACTION_TRIGGER).is_none() {
+            return;
+        }
+        let payload = json!({
+            "execution_id": execution.id,
+            "status": execution.status.as_str(),
+            "start_timestamp": execution.start_timestamp,
+            "action_name": execution.action.split_once('.').map_or(execution.action.as_str(), |(_, n)| n),
+            "action_ref": execution.action,
+            "runner_ref": execution.runner,
+            "parameters": masked_parameters(engine, execution),
+            "result": execution.result,
+        });
+        if let Err(error) = engine
+            .emit(ACTION_TRIGGER, payload, execution.context.trace_tag.clone())
+            .await
+        {
+            tracing::error!(%error, execution_id = %execution.id, "Emitting the action trigger failed.");
+        }
+    })
 }
 
 /// StackStorm's completion trigger.

@@ -164,6 +164,8 @@ pub struct NerveServer {
     pub data_dir: PathBuf,
     /// Lines the server printed on stdout after `ready` (read in the background).
     stdout_rest: std::sync::mpsc::Receiver<String>,
+    /// Everything the server logged on stderr so far.
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl NerveServer {
@@ -179,7 +181,7 @@ impl NerveServer {
         command
             .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "debug")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -199,9 +201,18 @@ impl NerveServer {
                 }
             }
         });
+        let stderr_text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let stderr_sink = stderr_text.clone();
         std::thread::spawn(move || {
-            let mut sink = Vec::new();
-            let _ = stderr.read_to_end(&mut sink);
+            let mut buffer = [0u8; 8192];
+            while let Ok(n) = stderr.read(&mut buffer) {
+                if n == 0 {
+                    break;
+                }
+                if let Ok(mut text) = stderr_sink.lock() {
+                    text.push_str(&String::from_utf8_lossy(&buffer[..n]));
+                }
+            }
         });
         let deadline = Instant::now() + COMMAND_DEADLINE;
         let url = loop {
@@ -228,6 +239,7 @@ impl NerveServer {
             token,
             data_dir: data_dir.to_path_buf(),
             stdout_rest: lines_rx,
+            stderr: stderr_text,
         }
     }
 
@@ -240,6 +252,11 @@ impl NerveServer {
     pub fn kill(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// What the server logged on stderr so far (it runs with `RUST_LOG=debug`).
+    pub fn logs(&self) -> String {
+        self.stderr.lock().map(|text| text.clone()).unwrap_or_default()
     }
 
     /// Lines printed after `ready` so far.

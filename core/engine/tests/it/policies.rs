@@ -76,3 +76,39 @@ async fn concurrency_policy_holds_at_most_threshold_running() {
     assert!(max_running <= 2, "{max_running} ran at once");
     assert!(seen_delayed, "the policy delayed some executions");
 }
+
+/// `action.retry` on failure: the action fails twice, then succeeds; each retry is a new
+/// execution linked to the one it retries.
+#[tokio::test]
+async fn retry_policy_reruns_until_success() {
+    let packs = tempfile::tempdir().unwrap();
+    let state = packs.path().join("attempts");
+    let pack = packs.path().join("flaky");
+    write(&pack, "pack.yaml", "name: flaky\ndescription: d\nversion: 1.0.0\nauthor: a\n");
+    write(
+        &pack,
+        "actions/flaky.yaml",
+        &format!(
+            "name: flaky\nrunner_type: local-shell-cmd\nparameters:\n  cmd:\n    default: \"echo x >> {0}; test $(wc -l < {0}) -ge 3\"\n",
+            state.display()
+        ),
+    );
+    write(
+        &pack,
+        "policies/retry.yaml",
+        "name: retry\nresource_ref: flaky.flaky\npolicy_type: action.retry\nparameters:\n  retry_on: failure\n  max_retry_count: 3\n",
+    );
+    let env = TestEnv::start(&[pack]).await;
+    let first = env
+        .engine
+        .run(RunRequest { action: "flaky.flaky".into(), parameters: params(json!({})), user: "t".into(), ..Default::default() })
+        .await
+        .unwrap();
+    let succeeded = env.wait_for_executions(1, |e| e.status == ExecutionStatus::Succeeded).await;
+    let all = env.all_executions();
+    assert_eq!(all.len(), 3, "{all:#?}");
+    assert_eq!(all.iter().filter(|e| e.status == ExecutionStatus::Failed).count(), 2);
+    assert_eq!(succeeded[0].context.retry_attempt, 2);
+    let chain_start = all.iter().find(|e| e.context.retry_attempt == 1).unwrap();
+    assert_eq!(chain_start.context.rerun_of.as_deref(), Some(first.id.as_str()));
+}

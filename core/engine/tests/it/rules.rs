@@ -187,3 +187,62 @@ async fn completion_emits_the_action_trigger_with_secrets_masked() {
     assert_eq!(event.payload["parameters"]["password"], "********");
     assert!(!event.payload.to_string().contains("hunter2"));
 }
+
+/// A custom webhook rule renders the payload into a `local-shell-script` action's arguments.
+#[tokio::test]
+async fn webhook_rule_runs_a_script_action_with_rendered_arguments() {
+    let env = TestEnv::start(&[crate::support::fixture_pack("st2_hello")]).await;
+    let rule: Rule = serde_json::from_value(json!({
+        "name": "greet_hook", "pack": "tests", "enabled": true,
+        "trigger": {"type": "core.st2.webhook", "parameters": {"url": "greet"}},
+        "action": {"ref": "st2_hello.greet", "parameters": {"greeting": "{{ trigger.body.word }}", "name": "{{ trigger.body.who }}", "count": "{{ trigger.body.n }}"}}
+    }))
+    .unwrap();
+    env.engine.create_rule(rule).await.unwrap();
+    env.engine
+        .emit(&webhook_key("greet"), json!({"body": {"word": "Hello", "who": "O'Brien; ls", "n": 2}}), None)
+        .await
+        .unwrap();
+    let executions = env.wait_for_executions(1, |e| e.action == "st2_hello.greet" && e.status.is_final()).await;
+    let execution = &executions[0];
+    assert_eq!(execution.status, ExecutionStatus::Succeeded, "{execution:#?}");
+    assert_eq!(env.stdout(&execution.id), "[--count=2]\n[Hello]\n[O'Brien; ls]\n");
+}
+
+/// `http-request` (core.http) against a local server.
+#[tokio::test]
+async fn http_action_calls_a_local_server() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut request = vec![0u8; 4096];
+        let n = socket.read(&mut request).await.unwrap();
+        let body = r#"{"ok":true}"#;
+        let response = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        socket.write_all(response.as_bytes()).await.unwrap();
+        String::from_utf8_lossy(&request[..n]).into_owned()
+    });
+    let env = TestEnv::start(&[]).await;
+    let execution = env
+        .engine
+        .run(nerve_engine::RunRequest {
+            action: "core.http".into(),
+            parameters: params(json!({"url": format!("http://{address}/hook"), "method": "GET"})),
+            user: "t".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let done = env.wait_for_execution(&execution.id, |e| e.status.is_final()).await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:#?}");
+    let result = done.result.unwrap();
+    assert_eq!(result["status_code"], 200);
+    assert_eq!(result["body"], json!({"ok": true}));
+    let request = server.await.unwrap();
+    assert!(request.starts_with("GET /hook HTTP/1.1"), "{request}");
+}
