@@ -2,7 +2,7 @@
 //!
 //! The server is `--api`/`NERVE_API_URL` with `--token`/`NERVE_AUTH_TOKEN`, else the one
 //! `nerve up` recorded in the data dir (`server.json`, `admin.token`). Every client command
-//! runs its async body through [`block_on`], which turns API errors into `error: …` on stderr
+//! runs its async body through [`remote`], which turns API errors into `error: …` on stderr
 //! and the exit code the CLI promises:
 //!
 //! | what happened                                   | exit |
@@ -19,6 +19,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use nerve_packs::{Diagnostic, Severity, Span};
+use nerve_web::client::{ListQuery, Page};
 use nerve_web::{Client, ClientError};
 use serde_json::Value;
 
@@ -47,7 +48,7 @@ impl std::ops::Deref for Api {
 /// # Errors
 ///
 /// No `--api` and no server recorded in the data dir.
-pub(crate) fn connect(global: &GlobalArgs) -> anyhow::Result<Api> {
+fn connect(global: &GlobalArgs) -> anyhow::Result<Api> {
     let data_dir = global.data_dir()?;
     if let Some(url) = &global.api {
         // An explicit URL without a token still tries the local admin token: the common case is
@@ -77,24 +78,25 @@ fn local_token(data_dir: &Path) -> Option<String> {
     (!token.is_empty()).then(|| token.to_owned())
 }
 
-/// Runs a client command's body on a small runtime; API errors are reported here with the exit
-/// code they deserve, other errors go up to `main` (exit 2).
+/// Connects (see [`connect`]) and runs a client command's body on a small runtime. API errors
+/// are reported here with the exit code they deserve; other errors go up to `main` (exit 2).
 ///
 /// # Errors
 ///
-/// Errors that are not API errors (unreadable files, no runtime).
-pub(crate) fn block_on<F>(api: &Api, body: F) -> anyhow::Result<ExitCode>
+/// No server to talk to, and errors that are not API errors (unreadable files, no runtime).
+pub(crate) fn remote<F>(global: &GlobalArgs, body: F) -> anyhow::Result<ExitCode>
 where
-    F: Future<Output = anyhow::Result<ExitCode>>,
+    F: AsyncFnOnce(&Api) -> anyhow::Result<ExitCode>,
 {
+    let api = connect(global)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("failed to start the async runtime")?;
-    match runtime.block_on(body) {
+    match runtime.block_on(body(&api)) {
         Ok(code) => Ok(code),
         Err(error) => match error.downcast_ref::<ClientError>() {
-            Some(client_error) => Ok(report(api, client_error)),
+            Some(client_error) => Ok(report(&api, client_error)),
             None => Err(error),
         },
     }
@@ -207,6 +209,33 @@ pub(crate) fn locate(mut error: ClientError, resolve: impl Fn(&str) -> PathBuf) 
         }
     }
     error
+}
+
+/// Every record of a paged list (actions, rules, trigger types), a page of the largest size the
+/// server allows at a time; `pack` filters where the endpoint can.
+///
+/// # Errors
+///
+/// The first failing page's error.
+pub(crate) async fn all_pages<T, F, Fut>(pack: Option<&str>, mut fetch: F) -> Result<Vec<T>, ClientError>
+where
+    F: FnMut(ListQuery) -> Fut,
+    Fut: Future<Output = Result<Page<T>, ClientError>>,
+{
+    let mut items = Vec::new();
+    loop {
+        let query = ListQuery {
+            pack: pack.map(str::to_owned),
+            limit: Some(i64::try_from(nerve_web::MAX_LIMIT).unwrap_or(1000)),
+            offset: Some(items.len()),
+        };
+        let page = fetch(query).await?;
+        let done = page.items.is_empty() || items.len() + page.items.len() >= page.total;
+        items.extend(page.items);
+        if done {
+            return Ok(items);
+        }
+    }
 }
 
 /// Parses a `NAME=VALUE` parameter. Values stay strings (the server casts them to the declared

@@ -108,7 +108,16 @@ enum Command {
     /// Run everything in one process: API, rules engine, scheduler, worker. Prints
     /// `ready <url>` when it accepts requests.
     Up(up::UpArgs),
-    /// Run an action and follow its output (`nerve action execute`).
+    /// Run an action and follow its output live (= `nerve action execute`).
+    ///
+    /// Parameters are `NAME=VALUE`; values are strings (the server casts them to the declared types)
+    /// unless they are JSON objects or arrays (`tags=["a","b"]`).
+    ///
+    /// Without `--async` the action's stdout lines go to stdout and its stderr lines to stderr as
+    /// they are written, so `nerve run core.local cmd='echo hi'` prints `hi`. What the action returns
+    /// besides its output (a Python action's value, an HTTP response) follows on stdout, and a
+    /// summary (status, time, return code) on stderr. Exit 0 when it succeeded; 1 when it failed,
+    /// timed out, was canceled or abandoned; 2 for invalid parameters.
     Run(run::RunArgs),
     /// Actions: list, get, execute.
     #[command(subcommand)]

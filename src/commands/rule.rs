@@ -1,4 +1,6 @@
 //! `nerve rule test`: evaluate a rule against an event offline, StackStorm `st2-rule-tester` style.
+//! `nerve rule create|list|get|delete|enable|disable`: manage the rules of a running server
+//! through the API.
 
 use std::collections::HashMap;
 use std::fs;
@@ -12,12 +14,31 @@ use nerve_packs::{Catalog, LoadedAction, LoadedPack, load_packs, load_rule_file}
 use nerve_rules::{KvLookup, KvValue, RenderContext, compile_rule};
 use serde_json::{Map, Value, json};
 
-use super::OutputFormat;
+use nerve_web::dto::RuleDto;
+
+use super::client::{Api, all_pages, locate, remote};
 use super::pack::builtin_packs;
+use super::table::{Table, pretty, print_record, short_text, yes_no};
+use super::{GlobalArgs, OutputFormat};
 use crate::output::{print_diagnostics, print_json, print_line};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum RuleCommand {
+    /// Create (or replace) a rule on the server from a StackStorm rule YAML file.
+    ///
+    /// Problems are printed with file, line, column and field as the server reports them;
+    /// exit 2 for an invalid rule.
+    Create(CreateArgs),
+    /// List rules with their state (a disabled rule shows why).
+    List(ListArgs),
+    /// Show a rule: trigger, criteria, action, state and disable reason.
+    Get(RefArgs),
+    /// Delete a rule.
+    Delete(RefArgs),
+    /// Enable a rule.
+    Enable(RefArgs),
+    /// Disable a rule, optionally saying why (shown by `rule list` and `rule get`).
+    Disable(DisableArgs),
     /// Test a rule against an event, offline.
     ///
     /// EVENT is a StackStorm trigger-instance file: `{"trigger": "pack.type", "payload": {...}}`.
@@ -54,16 +75,189 @@ pub(crate) struct TestArgs {
     output: OutputFormat,
 }
 
+#[derive(Debug, Args)]
+pub(crate) struct CreateArgs {
+    /// The rule file (StackStorm rule YAML).
+    #[arg(value_name = "RULE.yaml")]
+    file: PathBuf,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    /// Only rules of this pack.
+    #[arg(long, short = 'p')]
+    pack: Option<String>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RefArgs {
+    /// The rule, `pack.name`.
+    #[arg(value_name = "REF")]
+    rule: String,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DisableArgs {
+    /// The rule, `pack.name`.
+    #[arg(value_name = "REF")]
+    rule: String,
+    /// Why it is disabled; kept and shown with the rule.
+    #[arg(long, value_name = "TEXT")]
+    reason: Option<String>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    output: OutputFormat,
+}
+
 fn parse_kv(text: &str) -> Result<(String, String), String> {
     text.split_once('=')
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .ok_or_else(|| format!("`{text}` is not KEY=VALUE"))
 }
 
-pub(crate) fn exec(command: RuleCommand) -> anyhow::Result<ExitCode> {
+pub(crate) fn exec(global: &GlobalArgs, command: RuleCommand) -> anyhow::Result<ExitCode> {
     match command {
         RuleCommand::Test(args) => test(args),
+        RuleCommand::Create(args) => {
+            // Read before connecting: a missing file is a usage error whether or not a server runs.
+            let yaml = fs::read_to_string(&args.file)
+                .with_context(|| format!("failed to read `{}`", args.file.display()))?;
+            remote(global, async move |api| create(api, args, yaml).await)
+        }
+        RuleCommand::List(args) => remote(global, async move |api| list(api, args).await),
+        RuleCommand::Get(args) => remote(global, async move |api| get(api, args).await),
+        RuleCommand::Delete(args) => remote(global, async move |api| delete(api, args).await),
+        RuleCommand::Enable(args) => remote(global, async move |api| enable(api, args).await),
+        RuleCommand::Disable(args) => remote(global, async move |api| disable(api, args).await),
     }
+}
+
+async fn create(api: &Api, args: CreateArgs, yaml: String) -> anyhow::Result<ExitCode> {
+    let file = args.file.clone();
+    let rule = api
+        .create_rule_yaml(&yaml)
+        .await
+        .map_err(|error| locate(error, |_| file.clone()))?;
+    match args.output {
+        OutputFormat::Json => print_json(&serde_json::to_value(&rule)?),
+        OutputFormat::Table => print_line(&format!(
+            "saved rule `{}` ({}): {} → {}",
+            rule.reference,
+            state(&rule),
+            rule.trigger.trigger_type,
+            rule.action.action_ref
+        )),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn list(api: &Api, args: ListArgs) -> anyhow::Result<ExitCode> {
+    let rules = all_pages(args.pack.as_deref(), |query| async move {
+        api.list_rules(&query).await
+    })
+    .await?;
+    if args.output == OutputFormat::Json {
+        print_json(&serde_json::to_value(&rules)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut table = Table::new(&["REF", "STATE", "TRIGGER", "ACTION", "DESCRIPTION"]);
+    for rule in &rules {
+        table.row(vec![
+            rule.reference.clone(),
+            state(rule),
+            rule.trigger.trigger_type.clone(),
+            rule.action.action_ref.clone(),
+            short_text(rule.description.as_deref()),
+        ]);
+    }
+    table.print("no rules");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn get(api: &Api, args: RefArgs) -> anyhow::Result<ExitCode> {
+    let rule = api.get_rule(&args.rule).await?;
+    print_rule(&rule, args.output)
+}
+
+async fn delete(api: &Api, args: RefArgs) -> anyhow::Result<ExitCode> {
+    api.delete_rule(&args.rule).await?;
+    match args.output {
+        OutputFormat::Json => print_json(&json!({"ref": args.rule, "deleted": true})),
+        OutputFormat::Table => print_line(&format!("deleted rule `{}`", args.rule)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn enable(api: &Api, args: RefArgs) -> anyhow::Result<ExitCode> {
+    let rule = api.enable_rule(&args.rule).await?;
+    print_state(&rule, args.output)
+}
+
+async fn disable(api: &Api, args: DisableArgs) -> anyhow::Result<ExitCode> {
+    let rule = api.disable_rule(&args.rule, args.reason).await?;
+    print_state(&rule, args.output)
+}
+
+/// `enabled`, `disabled` or `disabled: <reason>`.
+fn state(rule: &RuleDto) -> String {
+    match (&rule.enabled, &rule.disabled_reason) {
+        (true, _) => "enabled".to_owned(),
+        (false, Some(reason)) if !reason.is_empty() => format!("disabled: {reason}"),
+        (false, _) => "disabled".to_owned(),
+    }
+}
+
+fn print_state(rule: &RuleDto, output: OutputFormat) -> anyhow::Result<ExitCode> {
+    match output {
+        OutputFormat::Json => print_json(&serde_json::to_value(rule)?),
+        OutputFormat::Table => print_line(&format!("rule `{}`: {}", rule.reference, state(rule))),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_rule(rule: &RuleDto, output: OutputFormat) -> anyhow::Result<ExitCode> {
+    if output == OutputFormat::Json {
+        print_json(&serde_json::to_value(rule)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut fields = vec![
+        ("ref", rule.reference.clone()),
+        ("enabled", yes_no(rule.enabled)),
+    ];
+    if let Some(reason) = &rule.disabled_reason {
+        fields.push(("disabled reason", reason.clone()));
+    }
+    if let Some(description) = &rule.description {
+        fields.push(("description", description.clone()));
+    }
+    fields.push(("trigger", rule.trigger.trigger_type.clone()));
+    if !rule.trigger.parameters.is_empty() {
+        fields.push((
+            "trigger parameters",
+            pretty(&Value::Object(rule.trigger.parameters.clone())),
+        ));
+    }
+    if !rule.criteria.is_empty() {
+        fields.push(("criteria", pretty(&serde_json::to_value(&rule.criteria)?)));
+    }
+    fields.push(("action", rule.action.action_ref.clone()));
+    if !rule.action.parameters.is_empty() {
+        fields.push((
+            "action parameters",
+            pretty(&Value::Object(rule.action.parameters.clone())),
+        ));
+    }
+    print_record(&fields);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `st2kv.system.*` values given on the command line.

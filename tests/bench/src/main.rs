@@ -12,11 +12,27 @@ use clap::{Parser, Subcommand};
 /// Prints Nerve's performance figures measured on this machine: medians over rounds, ratios
 /// computed in the same run. Nothing here passes or fails; targets are printed for comparison.
 #[derive(Debug, Parser)]
-#[command(name = "nerve-bench", about, max_term_width = 100)]
+#[command(name = "nerve-bench", about, max_term_width = 100, after_help = SUITES)]
 struct Cli {
     #[command(subcommand)]
     suite: Suite,
 }
+
+/// What each suite measures and the figures it is held against, for `--help`.
+const SUITES: &str = "\
+Suites:
+  rules  RuleIndex::matching over 10,000 rules (1,000 trigger types x 10, two criteria
+         each): events/s and ns per event on one core. No target; compare runs.
+  up     The real server, `nerve up`, as a child process (build it first: cargo build --release
+         --bin nerve). Targets:
+           startup to `ready` (median of 5 cold starts)            < 300 ms
+           idle RSS (VmRSS)                                        < 40 MB
+           webhook -> core.noop execution recorded (5,000 events)  >= 10,000 events/s
+           event -> action start, p50 / p99                        2 ms / 10 ms
+           core.local cmd=true executions/s vs raw fork+exec+wait  >= 50 %
+  all    Every suite with its defaults.
+
+Figures are medians over rounds measured in one run; ratios are computed within the run.";
 
 #[derive(Debug, Subcommand)]
 enum Suite {

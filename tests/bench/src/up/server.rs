@@ -350,6 +350,40 @@ pub(super) fn memory_mb(pid: u32, field: &str) -> anyhow::Result<f64> {
     Ok(kb / 1024.0)
 }
 
+/// A process's I/O counters from `/proc/<pid>/io`: write system calls and bytes sent to the
+/// storage layer.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct IoCounters {
+    pub(super) write_calls: f64,
+    pub(super) write_bytes: f64,
+}
+
+impl IoCounters {
+    /// Reads `/proc/<pid>/io`.
+    pub(super) fn read(pid: u32) -> anyhow::Result<Self> {
+        let path = format!("/proc/{pid}/io");
+        let text = fs::read_to_string(&path).with_context(|| format!("failed to read `{path}`"))?;
+        let field = |name: &str| -> anyhow::Result<f64> {
+            text.lines()
+                .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+                .and_then(|value| value.trim().parse().ok())
+                .with_context(|| format!("`{path}` has no `{name}`"))
+        };
+        Ok(Self {
+            write_calls: field("syscw")?,
+            write_bytes: field("write_bytes")?,
+        })
+    }
+
+    /// The counts since `earlier`.
+    pub(super) fn since(self, earlier: Self) -> Self {
+        Self {
+            write_calls: self.write_calls - earlier.write_calls,
+            write_bytes: self.write_bytes - earlier.write_bytes,
+        }
+    }
+}
+
 /// CPU time a process has used, in all and per thread name.
 #[derive(Debug, Clone, Default)]
 pub(super) struct CpuTimes {

@@ -12,7 +12,9 @@ use anyhow::Context as _;
 use chrono::Utc;
 use serde_json::json;
 
-use super::server::{Api, CpuTimes, Launch, Server, memory_mb, seconds_between, time_field};
+use super::server::{
+    Api, CpuTimes, IoCounters, Launch, Server, memory_mb, seconds_between, time_field,
+};
 use super::{Args, WORK_TIMEOUT, in_flight, thread_shares};
 use crate::{median, report};
 
@@ -32,6 +34,8 @@ struct Round {
     threads: String,
     peak_rss_mb: f64,
     count_query_ms: f64,
+    write_calls_per_event: f64,
+    kb_written_per_event: f64,
 }
 
 pub(super) fn run(
@@ -84,6 +88,14 @@ pub(super) fn run(
         format!("{:.1} (median of {n})", pick(|r| r.peak_rss_mb)),
     );
     report(
+        "up: server writes per event: syscalls, KB to disk",
+        format!(
+            "{:.1}, {:.1} (median of {n})",
+            pick(|r| r.write_calls_per_event),
+            pick(|r| r.kb_written_per_event)
+        ),
+    );
+    report(
         "up: one execution count query after a round, ms",
         format!(
             "{:.1} (median of {n}; X-Total-Count over {} executions)",
@@ -107,6 +119,7 @@ async fn round(server: &Server, args: &Args) -> anyhow::Result<Round> {
     let pid = server.pid().to_string();
     let server_before = CpuTimes::read(&pid)?;
     let client_before = CpuTimes::read("self")?;
+    let io_before = IoCounters::read(server.pid())?;
     let first_post = Utc::now();
     let started = Instant::now();
     let accepting = post_events(&api, args.events, args.concurrency).await?;
@@ -115,6 +128,7 @@ async fn round(server: &Server, args: &Args) -> anyhow::Result<Round> {
     let wall = started.elapsed().as_secs_f64();
     let (server_seconds, threads) = CpuTimes::read(&pid)?.since(&server_before);
     let (client_seconds, _) = CpuTimes::read("self")?.since(&client_before);
+    let io = IoCounters::read(server.pid())?.since(io_before);
 
     let counting = Instant::now();
     api.count_executions(SUCCEEDED_NOOP).await?;
@@ -133,6 +147,8 @@ async fn round(server: &Server, args: &Args) -> anyhow::Result<Round> {
         threads: thread_shares(&threads, wall, 5),
         peak_rss_mb: memory_mb(server.pid(), "VmHWM")?,
         count_query_ms,
+        write_calls_per_event: io.write_calls / args.events as f64,
+        kb_written_per_event: io.write_bytes / 1024.0 / args.events as f64,
     })
 }
 
