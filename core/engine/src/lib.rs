@@ -13,6 +13,7 @@
 //! moves it `scheduled → running` atomically; a redelivered `running` one is `abandoned`).
 //! After a crash, [`Engine::start`] re-publishes unfinished events and executions.
 
+mod consumer;
 mod content;
 mod error;
 mod ingest;

@@ -40,7 +40,7 @@ pub(crate) fn prepare(
             details.push(format!("parameter `{name}` is immutable"));
             continue;
         }
-        let value = cast(&action.parameters, &name, value);
+        let value = nerve_model::cast_parameter(&action.parameters, &name, value);
         values.insert(name, value);
     }
     apply_defaults(&action.parameters, &mut values, &mut details);
@@ -92,55 +92,11 @@ fn apply_defaults(
     for (name, template) in templated {
         match nerve_rules::render_with_variables(&template, values) {
             Ok(rendered) => {
-                let value = cast(parameters, &name, Value::String(rendered));
+                let value = nerve_model::cast_parameter(parameters, &name, Value::String(rendered));
                 values.insert(name, value);
             }
             Err(error) => details.push(format!("default of `{name}` does not render: {error}")),
         }
-    }
-}
-
-/// StackStorm casts string values to the parameter's declared type (`"5"` for an integer).
-pub(crate) fn cast(parameters: &ParamMap, name: &str, value: Value) -> Value {
-    let (Some(spec), Value::String(text)) = (parameters.get(name), &value) else {
-        return value;
-    };
-    let wanted = match &spec.param_type {
-        Some(Value::String(t)) => t.as_str(),
-        Some(Value::Array(types)) => types
-            .iter()
-            .filter_map(Value::as_str)
-            .find(|t| *t != "null")
-            .unwrap_or("string"),
-        _ => "string",
-    };
-    let fits = |v: &Value| match wanted {
-        "integer" => v.is_i64() || v.is_u64(),
-        "number" => v.is_number(),
-        "boolean" => v.is_boolean(),
-        "array" => v.is_array(),
-        "object" => v.is_object(),
-        _ => false,
-    };
-    match serde_json::from_str::<Value>(text.trim()) {
-        Ok(parsed) if fits(&parsed) => parsed,
-        _ if wanted == "boolean"
-            && matches!(
-                text.to_ascii_lowercase().as_str(),
-                "true" | "false" | "yes" | "no" | "1" | "0"
-            ) =>
-        {
-            Value::Bool(matches!(
-                text.to_ascii_lowercase().as_str(),
-                "true" | "yes" | "1"
-            ))
-        }
-        _ if wanted == "array" && !text.trim().is_empty() => Value::Array(
-            text.split(',')
-                .map(|part| Value::String(part.trim().to_owned()))
-                .collect(),
-        ),
-        _ => value,
     }
 }
 

@@ -17,33 +17,15 @@ use crate::{Content, Engine, EngineError, scheduler};
 
 /// Starts the consumer task.
 pub(crate) async fn spawn(engine: &Engine) -> Result<(), EngineError> {
-    let mut consumer = engine
+    let concurrency = engine.inner.config.rules_concurrency;
+    let consumer = engine
         .inner
         .bus
-        .consume(RULES_ENGINE_QUEUE, engine.inner.config.rules_concurrency)
+        .consume(RULES_ENGINE_QUEUE, concurrency)
         .await?;
-    let engine = engine.clone();
-    let cancel = engine.inner.cancel.clone();
-    let tasks = engine.inner.tasks.clone();
-    let semaphore = Arc::new(tokio::sync::Semaphore::new(usize::from(
-        engine.inner.config.rules_concurrency,
-    )));
-    tasks.clone().spawn(async move {
-        loop {
-            let delivery = tokio::select! {
-                () = cancel.cancelled() => break,
-                delivery = consumer.next() => delivery,
-            };
-            let Some(delivery) = delivery else { break };
-            let Ok(permit) = semaphore.clone().acquire_owned().await else {
-                break;
-            };
-            let engine = engine.clone();
-            tasks.spawn(async move {
-                handle(&engine, delivery).await;
-                drop(permit);
-            });
-        }
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(usize::from(concurrency)));
+    crate::consumer::spawn(engine, consumer, semaphore, |engine, delivery| async move {
+        handle(&engine, delivery).await;
     });
     Ok(())
 }

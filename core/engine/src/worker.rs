@@ -30,37 +30,19 @@ const LOCAL_RUNNERS: &[&str] = &[
 
 /// Starts one consumer per runner queue, sharing the node's concurrency.
 pub(crate) async fn spawn(engine: &Engine) -> Result<(), EngineError> {
-    let semaphore = Arc::new(tokio::sync::Semaphore::new(usize::from(
-        engine.inner.config.worker_concurrency,
-    )));
+    let concurrency = engine.inner.config.worker_concurrency;
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(usize::from(concurrency)));
     for runner in LOCAL_RUNNERS {
         let queue = worker_queue(runner)?;
-        let mut consumer = engine
-            .inner
-            .bus
-            .consume(&queue.name, engine.inner.config.worker_concurrency)
-            .await?;
-        let engine = engine.clone();
-        let semaphore = semaphore.clone();
-        let cancel = engine.inner.cancel.clone();
-        let tasks = engine.inner.tasks.clone();
-        tasks.clone().spawn(async move {
-            loop {
-                let delivery = tokio::select! {
-                    () = cancel.cancelled() => break,
-                    delivery = consumer.next() => delivery,
-                };
-                let Some(delivery) = delivery else { break };
-                let Ok(permit) = semaphore.clone().acquire_owned().await else {
-                    break;
-                };
-                let engine = engine.clone();
-                tasks.spawn(async move {
-                    handle(&engine, delivery).await;
-                    drop(permit);
-                });
-            }
-        });
+        let consumer = engine.inner.bus.consume(&queue.name, concurrency).await?;
+        crate::consumer::spawn(
+            engine,
+            consumer,
+            semaphore.clone(),
+            |engine, delivery| async move {
+                handle(&engine, delivery).await;
+            },
+        );
     }
     Ok(())
 }

@@ -25,8 +25,8 @@ pub use enforcement::{EnforcementStatus, RuleEnforcement, TriggerInstanceStatus}
 pub use execution::{Execution, ExecutionContext, ExecutionStatus, OutputLine, StatusChange};
 pub use pack::{PackMeta, is_valid_pack_ref};
 pub use param::{
-    MASKED_VALUE, ParamError, ParamMap, ParamSpec, RUNNER_OVERRIDABLE_ATTRIBUTES, mask_secrets,
-    merge_runner_parameters, parameters_schema,
+    MASKED_VALUE, ParamError, ParamMap, ParamSpec, RUNNER_OVERRIDABLE_ATTRIBUTES, cast_parameter,
+    mask_secrets, merge_runner_parameters, parameters_schema,
 };
 pub use policy::{Policy, PolicyType};
 pub use refs::{RefError, ResourceRef};

@@ -84,7 +84,11 @@ async fn retry_policy_reruns_until_success() {
     let packs = tempfile::tempdir().unwrap();
     let state = packs.path().join("attempts");
     let pack = packs.path().join("flaky");
-    write(&pack, "pack.yaml", "name: flaky\ndescription: d\nversion: 1.0.0\nauthor: a\n");
+    write(
+        &pack,
+        "pack.yaml",
+        "name: flaky\ndescription: d\nversion: 1.0.0\nauthor: a\n",
+    );
     write(
         &pack,
         "actions/flaky.yaml",
@@ -101,14 +105,29 @@ async fn retry_policy_reruns_until_success() {
     let env = TestEnv::start(&[pack]).await;
     let first = env
         .engine
-        .run(RunRequest { action: "flaky.flaky".into(), parameters: params(json!({})), user: "t".into(), ..Default::default() })
+        .run(RunRequest {
+            action: "flaky.flaky".into(),
+            parameters: params(json!({})),
+            user: "t".into(),
+            ..Default::default()
+        })
         .await
         .unwrap();
-    let succeeded = env.wait_for_executions(1, |e| e.status == ExecutionStatus::Succeeded).await;
+    let succeeded = env
+        .wait_for_executions(1, |e| e.status == ExecutionStatus::Succeeded)
+        .await;
     let all = env.all_executions();
     assert_eq!(all.len(), 3, "{all:#?}");
-    assert_eq!(all.iter().filter(|e| e.status == ExecutionStatus::Failed).count(), 2);
+    assert_eq!(
+        all.iter()
+            .filter(|e| e.status == ExecutionStatus::Failed)
+            .count(),
+        2
+    );
     assert_eq!(succeeded[0].context.retry_attempt, 2);
     let chain_start = all.iter().find(|e| e.context.retry_attempt == 1).unwrap();
-    assert_eq!(chain_start.context.rerun_of.as_deref(), Some(first.id.as_str()));
+    assert_eq!(
+        chain_start.context.rerun_of.as_deref(),
+        Some(first.id.as_str())
+    );
 }

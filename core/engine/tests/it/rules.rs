@@ -200,13 +200,26 @@ async fn webhook_rule_runs_a_script_action_with_rendered_arguments() {
     .unwrap();
     env.engine.create_rule(rule).await.unwrap();
     env.engine
-        .emit(&webhook_key("greet"), json!({"body": {"word": "Hello", "who": "O'Brien; ls", "n": 2}}), None)
+        .emit(
+            &webhook_key("greet"),
+            json!({"body": {"word": "Hello", "who": "O'Brien; ls", "n": 2}}),
+            None,
+        )
         .await
         .unwrap();
-    let executions = env.wait_for_executions(1, |e| e.action == "st2_hello.greet" && e.status.is_final()).await;
+    let executions = env
+        .wait_for_executions(1, |e| e.action == "st2_hello.greet" && e.status.is_final())
+        .await;
     let execution = &executions[0];
-    assert_eq!(execution.status, ExecutionStatus::Succeeded, "{execution:#?}");
-    assert_eq!(env.stdout(&execution.id), "[--count=2]\n[Hello]\n[O'Brien; ls]\n");
+    assert_eq!(
+        execution.status,
+        ExecutionStatus::Succeeded,
+        "{execution:#?}"
+    );
+    assert_eq!(
+        env.stdout(&execution.id),
+        "[--count=2]\n[Hello]\n[O'Brien; ls]\n"
+    );
 }
 
 /// `http-request` (core.http) against a local server.
@@ -238,7 +251,9 @@ async fn http_action_calls_a_local_server() {
         })
         .await
         .unwrap();
-    let done = env.wait_for_execution(&execution.id, |e| e.status.is_final()).await;
+    let done = env
+        .wait_for_execution(&execution.id, |e| e.status.is_final())
+        .await;
     assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:#?}");
     let result = done.result.unwrap();
     assert_eq!(result["status_code"], 200);

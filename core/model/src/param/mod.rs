@@ -262,6 +262,52 @@ fn allow_null(schema: &mut Map<String, Value>) {
     }
 }
 
+/// Casts a string value to the parameter's declared type as StackStorm does before validation
+/// (`"5"` for an integer parameter becomes `5`, `"true"` for a boolean `true`, `"a,b"` for an
+/// array `["a", "b"]`); anything that does not parse stays as it is, for validation to report.
+pub fn cast_parameter(parameters: &ParamMap, name: &str, value: Value) -> Value {
+    let (Some(spec), Value::String(text)) = (parameters.get(name), &value) else {
+        return value;
+    };
+    let wanted = match &spec.param_type {
+        Some(Value::String(t)) => t.as_str(),
+        Some(Value::Array(types)) => types
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|t| *t != "null")
+            .unwrap_or("string"),
+        _ => "string",
+    };
+    let fits = |v: &Value| match wanted {
+        "integer" => v.is_i64() || v.is_u64(),
+        "number" => v.is_number(),
+        "boolean" => v.is_boolean(),
+        "array" => v.is_array(),
+        "object" => v.is_object(),
+        _ => false,
+    };
+    match serde_json::from_str::<Value>(text.trim()) {
+        Ok(parsed) if fits(&parsed) => parsed,
+        _ if wanted == "boolean"
+            && matches!(
+                text.to_ascii_lowercase().as_str(),
+                "true" | "false" | "yes" | "no" | "1" | "0"
+            ) =>
+        {
+            Value::Bool(matches!(
+                text.to_ascii_lowercase().as_str(),
+                "true" | "yes" | "1"
+            ))
+        }
+        _ if wanted == "array" && !text.trim().is_empty() => Value::Array(
+            text.split(',')
+                .map(|part| Value::String(part.trim().to_owned()))
+                .collect(),
+        ),
+        _ => value,
+    }
+}
+
 /// Replaces the value of every secret parameter present in `values` with [`MASKED_VALUE`].
 pub fn mask_secrets(params: &ParamMap, values: &mut Map<String, Value>) {
     for (name, spec) in params {

@@ -84,3 +84,32 @@ fn secrets_are_masked() {
         json!({"password": "********", "user": "bob"})
     );
 }
+
+#[test]
+fn string_values_are_cast_to_declared_types() {
+    let map = params(json!({
+        "n": {"type": "integer"}, "x": {"type": "number"}, "b": {"type": "boolean"},
+        "l": {"type": "array"}, "o": {"type": "object"}, "s": {"type": "string"}, "opt": {"type": ["integer", "null"]}
+    }));
+    let cases = [
+        ("n", json!("5"), json!(5)),
+        ("n", json!("five"), json!("five")),
+        ("x", json!("1.5"), json!(1.5)),
+        ("b", json!("true"), json!(true)),
+        ("b", json!("no"), json!(false)),
+        ("l", json!("a, b"), json!(["a", "b"])),
+        ("l", json!("[1, 2]"), json!([1, 2])),
+        ("o", json!("{\"k\": 1}"), json!({"k": 1})),
+        ("s", json!("5"), json!("5")),
+        ("opt", json!("7"), json!(7)),
+        ("n", json!(3), json!(3)),
+        ("unknown", json!("5"), json!("5")),
+    ];
+    for (name, given, expected) in cases {
+        assert_eq!(
+            cast_parameter(&map, name, given.clone()),
+            expected,
+            "{name} {given}"
+        );
+    }
+}

@@ -1,0 +1,43 @@
+//! The one consume loop of the engine's bus consumers: take a delivery, wait for a slot under
+//! the role's concurrency limit, handle it in its own task; stop on cancellation.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use nerve_bus::{Consumer, Delivery};
+use tokio::sync::Semaphore;
+
+use crate::Engine;
+
+/// Runs `handle` for every delivery of `consumer`, at most `semaphore`'s permits at once.
+pub(crate) fn spawn<F, Fut>(
+    engine: &Engine,
+    mut consumer: Consumer,
+    semaphore: Arc<Semaphore>,
+    handle: F,
+) where
+    F: Fn(Engine, Delivery) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let engine = engine.clone();
+    let cancel = engine.inner.cancel.clone();
+    let tasks = engine.inner.tasks.clone();
+    let handle = Arc::new(handle);
+    tasks.clone().spawn(async move {
+        loop {
+            let delivery = tokio::select! {
+                () = cancel.cancelled() => break,
+                delivery = consumer.next() => delivery,
+            };
+            let Some(delivery) = delivery else { break };
+            let Ok(permit) = semaphore.clone().acquire_owned().await else {
+                break;
+            };
+            let work = handle(engine.clone(), delivery);
+            tasks.spawn(async move {
+                work.await;
+                drop(permit);
+            });
+        }
+    });
+}
