@@ -113,10 +113,7 @@ fn report(api: &Api, error: &ClientError) -> ExitCode {
             eprintln!("error: {faultstring} (HTTP {})", status.as_u16());
             print_diagnostics(&details.iter().map(to_diagnostic).collect::<Vec<_>>());
             match status.as_u16() {
-                401 => eprintln!(
-                    "hint: the server refused the token; pass --token or set NERVE_AUTH_TOKEN (the \
-                     local server's admin token is `<data-dir>/admin.token`)"
-                ),
+                401 => eprintln!("hint: pass --token or set NERVE_AUTH_TOKEN"),
                 403 => eprintln!("hint: this needs an administrator's token"),
                 _ => {}
             }
@@ -128,7 +125,10 @@ fn report(api: &Api, error: &ClientError) -> ExitCode {
             }
         }
         ClientError::Transport { url, source } => {
-            eprintln!("error: cannot reach the Nerve API at `{url}`: {}", chain(source));
+            eprintln!(
+                "error: cannot reach the Nerve API at `{url}`: {}",
+                root_cause(source)
+            );
             match &api.discovered_in {
                 Some(dir) => eprintln!(
                     "hint: `{}` names this server; is `nerve up` still running for that data \
@@ -150,6 +150,16 @@ fn report(api: &Api, error: &ClientError) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The innermost cause of an error (`Connection refused (os error 111)`), which says more
+/// than reqwest's outer layers.
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
 }
 
 /// An error and its causes on one line.
@@ -217,7 +227,10 @@ pub(crate) fn locate(mut error: ClientError, resolve: impl Fn(&str) -> PathBuf) 
 /// # Errors
 ///
 /// The first failing page's error.
-pub(crate) async fn all_pages<T, F, Fut>(pack: Option<&str>, mut fetch: F) -> Result<Vec<T>, ClientError>
+pub(crate) async fn all_pages<T, F, Fut>(
+    pack: Option<&str>,
+    mut fetch: F,
+) -> Result<Vec<T>, ClientError>
 where
     F: FnMut(ListQuery) -> Fut,
     Fut: Future<Output = Result<Page<T>, ClientError>>,
@@ -275,7 +288,10 @@ mod tests {
 
     #[test]
     fn params_stay_strings_unless_json_structures() {
-        assert_eq!(parse_param("cmd=echo hi"), Ok(("cmd".into(), json!("echo hi"))));
+        assert_eq!(
+            parse_param("cmd=echo hi"),
+            Ok(("cmd".into(), json!("echo hi")))
+        );
         assert_eq!(parse_param("n=3"), Ok(("n".into(), json!("3"))));
         assert_eq!(parse_param("a=b=c"), Ok(("a".into(), json!("b=c"))));
         assert_eq!(parse_param("e="), Ok(("e".into(), json!(""))));
@@ -284,7 +300,10 @@ mod tests {
             Ok(("o".into(), json!({"x": 1})))
         );
         assert_eq!(parse_param("l=[1, 2]"), Ok(("l".into(), json!([1, 2]))));
-        assert_eq!(parse_param("l=[not json"), Ok(("l".into(), json!("[not json"))));
+        assert_eq!(
+            parse_param("l=[not json"),
+            Ok(("l".into(), json!("[not json")))
+        );
         assert!(parse_param("novalue").is_err());
         assert!(parse_param("=x").is_err());
     }

@@ -27,7 +27,16 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// match, the server answered "not found" or had an internal error); 2 usage, input,
 /// authentication or connection error.
 #[derive(Debug, Parser)]
-#[command(name = "nerve", version, about, long_about = None, max_term_width = 100)]
+#[command(
+    name = "nerve",
+    version,
+    about,
+    long_about = None,
+    max_term_width = 100,
+    after_help = "Exit codes: 0 success; 1 the operation ran and failed (an execution failed, \
+                  the server answered \"not found\"); 2 usage, input, authentication or \
+                  connection error."
+)]
 pub(crate) struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
@@ -110,14 +119,14 @@ enum Command {
     Up(up::UpArgs),
     /// Run an action and follow its output live (= `nerve action execute`).
     ///
-    /// Parameters are `NAME=VALUE`; values are strings (the server casts them to the declared types)
-    /// unless they are JSON objects or arrays (`tags=["a","b"]`).
+    /// Parameters are `NAME=VALUE`; values are strings (the server casts them to the declared
+    /// types) unless they are JSON objects or arrays (`tags=["a","b"]`).
     ///
     /// Without `--async` the action's stdout lines go to stdout and its stderr lines to stderr as
-    /// they are written, so `nerve run core.local cmd='echo hi'` prints `hi`. What the action returns
-    /// besides its output (a Python action's value, an HTTP response) follows on stdout, and a
-    /// summary (status, time, return code) on stderr. Exit 0 when it succeeded; 1 when it failed,
-    /// timed out, was canceled or abandoned; 2 for invalid parameters.
+    /// they are written, so `nerve run core.local cmd='echo hi'` prints `hi`. What the action
+    /// returns besides its output (a Python action's value, an HTTP response) follows on stdout,
+    /// and a summary (status, time, return code) on stderr. Exit 0 when it succeeded; 1 when it
+    /// failed, timed out, was canceled or abandoned; 2 for invalid parameters.
     Run(run::RunArgs),
     /// Actions: list, get, execute.
     #[command(subcommand)]

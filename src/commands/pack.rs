@@ -1,4 +1,5 @@
-//! `nerve pack validate|init`.
+//! `nerve pack validate|init` work offline on directories; `nerve pack install|list|get|remove`
+//! manage the packs of a running server through the API.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -9,12 +10,27 @@ use clap::{Args, Subcommand};
 use nerve_packs::{LoadedPack, PackErrors, Severity, load_packs};
 use serde_json::json;
 
-use super::OutputFormat;
+use super::client::{Api, locate, print_server_diagnostics, remote};
+use super::table::{Table, note_partial, print_record, short_text, timestamp};
+use super::{GlobalArgs, OutputFormat};
 use crate::builtin;
 use crate::output::{print_diagnostics, print_json, print_line};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum PackCommand {
+    /// Install (or reinstall) the pack in a local directory on the server.
+    ///
+    /// The server validates it first (a pack with errors is not installed and the problems are
+    /// printed with file, line and field; exit 2), copies it under `<data-dir>/packs/` and
+    /// registers its actions, sensors, rules and policies. Prints what was registered and any
+    /// warnings. Installing from git is not supported yet: clone it and pass the directory.
+    Install(InstallArgs),
+    /// List installed packs.
+    List(ListArgs),
+    /// Show an installed pack.
+    Get(RefArgs),
+    /// Remove a pack: its actions, sensors, rules and files under `<data-dir>/packs/`.
+    Remove(RefArgs),
     /// Check pack directories offline: every file, every field, every reference.
     ///
     /// Prints all problems of every pack at once (file:line:col, field, hint). Exit 0 when
@@ -35,6 +51,33 @@ pub(crate) struct ValidateArgs {
 }
 
 #[derive(Debug, Args)]
+pub(crate) struct InstallArgs {
+    /// The pack directory (containing `pack.yaml`).
+    #[arg(value_name = "DIR")]
+    dir: PathBuf,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RefArgs {
+    /// The pack ref.
+    #[arg(value_name = "REF")]
+    pack: String,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
 pub(crate) struct InitArgs {
     /// Pack name (lowercase letters, digits and `_`).
     name: String,
@@ -43,11 +86,136 @@ pub(crate) struct InitArgs {
     dir: Option<PathBuf>,
 }
 
-pub(crate) fn exec(command: PackCommand) -> anyhow::Result<ExitCode> {
+pub(crate) fn exec(global: &GlobalArgs, command: PackCommand) -> anyhow::Result<ExitCode> {
     match command {
         PackCommand::Validate(args) => validate(args),
         PackCommand::Init(args) => init(args),
+        PackCommand::Install(args) => {
+            // The server reads the directory itself; send it an absolute path.
+            let dir = install_dir(&args.dir)?;
+            remote(global, async move |api| {
+                install(api, dir, args.output).await
+            })
+        }
+        PackCommand::List(args) => remote(global, async move |api| list(api, args).await),
+        PackCommand::Get(args) => remote(global, async move |api| get(api, args).await),
+        PackCommand::Remove(args) => remote(global, async move |api| remove(api, args).await),
     }
+}
+
+/// The absolute pack directory to send to the server.
+fn install_dir(dir: &Path) -> anyhow::Result<PathBuf> {
+    let text = dir.to_string_lossy();
+    if text.contains("://") || text.starts_with("git@") || text.ends_with(".git") {
+        bail!(
+            "installing from git (`{text}`) is not supported yet: clone it and pass the directory"
+        );
+    }
+    if !dir.join("pack.yaml").is_file() {
+        bail!(
+            "`{}` is not a pack directory (no `pack.yaml`)",
+            dir.display()
+        );
+    }
+    dir.canonicalize()
+        .with_context(|| format!("failed to resolve `{}`", dir.display()))
+}
+
+async fn install(api: &Api, dir: PathBuf, output: OutputFormat) -> anyhow::Result<ExitCode> {
+    let resolve = |file: &str| dir.join(file);
+    let registration = api
+        .register_pack(&dir.display().to_string())
+        .await
+        .map_err(|error| locate(error, resolve))?;
+    if output == OutputFormat::Json {
+        print_json(&serde_json::to_value(&registration)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    print_server_diagnostics(&registration.warnings, resolve);
+    let pack = &registration.pack;
+    print_line(&format!(
+        "installed pack `{}` {} from `{}`: {} action(s), {} sensor(s), {} trigger type(s), {} \
+         rule(s), {} polic{}{}",
+        pack.reference,
+        pack.version,
+        dir.display(),
+        registration.actions,
+        registration.sensors,
+        registration.trigger_types,
+        registration.rules,
+        registration.policies,
+        if registration.policies == 1 {
+            "y"
+        } else {
+            "ies"
+        },
+        if registration.warnings.is_empty() {
+            String::new()
+        } else {
+            format!(", {} warning(s)", registration.warnings.len())
+        }
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn list(api: &Api, args: ListArgs) -> anyhow::Result<ExitCode> {
+    let page = api.list_packs().await?;
+    if args.output == OutputFormat::Json {
+        print_json(&serde_json::to_value(&page.items)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut table = Table::new(&["REF", "VERSION", "SOURCE", "DESCRIPTION"]);
+    for pack in &page.items {
+        table.row(vec![
+            pack.reference.clone(),
+            pack.version.clone(),
+            pack.source.clone(),
+            short_text(Some(&pack.description)),
+        ]);
+    }
+    table.print("no packs");
+    note_partial(page.items.len(), 0, page.total);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn get(api: &Api, args: RefArgs) -> anyhow::Result<ExitCode> {
+    let pack = api.get_pack(&args.pack).await?;
+    if args.output == OutputFormat::Json {
+        print_json(&serde_json::to_value(&pack)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut fields = vec![
+        ("ref", pack.reference.clone()),
+        ("name", pack.name.clone()),
+        ("version", pack.version.clone()),
+        ("description", pack.description.clone()),
+        ("author", pack.author.clone()),
+    ];
+    if let Some(email) = &pack.email {
+        fields.push(("email", email.clone()));
+    }
+    if !pack.keywords.is_empty() {
+        fields.push(("keywords", pack.keywords.join(", ")));
+    }
+    if !pack.dependencies.is_empty() {
+        fields.push(("dependencies", pack.dependencies.join(", ")));
+    }
+    fields.extend([
+        ("path", pack.path.clone()),
+        ("source", pack.source.clone()),
+        ("installed", timestamp(&pack.installed_at)),
+    ]);
+    print_record(&fields);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn remove(api: &Api, args: RefArgs) -> anyhow::Result<ExitCode> {
+    api.remove_pack(&args.pack).await?;
+    match args.output {
+        OutputFormat::Json => print_json(&json!({"ref": args.pack, "removed": true})),
+        OutputFormat::Table => print_line(&format!("removed pack `{}`", args.pack)),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Loads the built-in packs from a scratch directory, for reference checks.

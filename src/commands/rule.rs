@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
-use nerve_model::{ParamMap, TriggerInstance};
+use nerve_model::TriggerInstance;
 use nerve_packs::{Catalog, LoadedAction, LoadedPack, load_packs, load_rule_file};
 use nerve_rules::{KvLookup, KvValue, RenderContext, compile_rule};
 use serde_json::{Map, Value, json};
@@ -488,7 +488,10 @@ fn check_parameters(action: &LoadedAction, parameters: &Map<String, Value>) -> V
         {
             out.push(format!("parameter `{name}` of action `{action_ref}` is immutable; the value given is rejected"));
         }
-        candidate.insert(name.clone(), cast(&action.parameters, name, value));
+        candidate.insert(
+            name.clone(),
+            nerve_model::cast_parameter(&action.parameters, name, value.clone()),
+        );
     }
     for (name, spec) in &action.parameters {
         if !candidate.contains_key(name)
@@ -514,34 +517,6 @@ fn check_parameters(action: &LoadedAction, parameters: &Map<String, Value>) -> V
         }
     }
     out
-}
-
-/// StackStorm casts rendered string parameters to their declared type before validation.
-fn cast(parameters: &ParamMap, name: &str, value: &Value) -> Value {
-    let (Some(spec), Value::String(text)) = (parameters.get(name), value) else {
-        return value.clone();
-    };
-    let wanted = spec
-        .param_type
-        .as_ref()
-        .and_then(Value::as_str)
-        .unwrap_or("string");
-    let parsed = serde_json::from_str::<Value>(text.trim()).ok();
-    let fits = |v: &Value| match wanted {
-        "integer" => v.is_i64() || v.is_u64(),
-        "number" => v.is_number(),
-        "boolean" => v.is_boolean(),
-        "array" => v.is_array(),
-        "object" => v.is_object(),
-        _ => false,
-    };
-    match parsed {
-        Some(v) if fits(&v) => v,
-        _ if wanted == "boolean" && matches!(text.to_lowercase().as_str(), "true" | "false") => {
-            Value::Bool(text.eq_ignore_ascii_case("true"))
-        }
-        _ => value.clone(),
-    }
 }
 
 fn read_event(path: &Path) -> anyhow::Result<TriggerInstance> {

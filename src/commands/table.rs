@@ -77,7 +77,7 @@ pub(crate) fn print_record(fields: &[(&str, String)]) {
         let mut lines = value.lines();
         let first = lines.next().unwrap_or_default();
         let pad = " ".repeat(width - label.chars().count());
-        print_line(&format!("{label}:{pad} {first}").trim_end().to_owned());
+        print_line(format!("{label}:{pad} {first}").trim_end());
         for line in lines {
             print_line(&format!("{}  {line}", " ".repeat(width)));
         }
@@ -170,7 +170,10 @@ mod tests {
 
     #[test]
     fn timestamps_are_utc_seconds() {
-        assert_eq!(timestamp("2024-05-01T10:00:00.123456Z"), "2024-05-01 10:00:00");
+        assert_eq!(
+            timestamp("2024-05-01T10:00:00.123456Z"),
+            "2024-05-01 10:00:00"
+        );
         assert_eq!(timestamp("not a time"), "not a time");
     }
 

@@ -2,6 +2,7 @@
 
 #![allow(missing_docs)]
 
+mod cli;
 mod pack_init;
 mod pack_validate;
 mod rule_test;

@@ -213,7 +213,11 @@ async fn python_action_uses_the_datastore_and_secrets_stay_masked() {
     let api = Api::new(&server);
     let pack = nerve_test_harness::fixture("packs/st2_hello");
     let response = api.post("/packs/register", json!({"path": pack})).await;
-    assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+    assert!(
+        response.status().is_success(),
+        "{}",
+        response.text().await.unwrap()
+    );
     let response = api
         .http
         .put(format!("{}/api/v1/keys/st2_hello.LookupAction:k", api.url))
@@ -222,7 +226,11 @@ async fn python_action_uses_the_datastore_and_secrets_stay_masked() {
         .send()
         .await
         .unwrap();
-    assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+    assert!(
+        response.status().is_success(),
+        "{}",
+        response.text().await.unwrap()
+    );
 
     let response = api
         .post("/executions", json!({"action": "st2_hello.lookup", "parameters": {"key": "k", "password": "hunter2-secret"}}))
@@ -232,14 +240,23 @@ async fn python_action_uses_the_datastore_and_secrets_stay_masked() {
     assert_eq!(created["parameters"]["password"], "********");
     let id = created["id"].as_str().unwrap().to_owned();
     wait_until("the python action finishes", || async {
-        matches!(api.get(&format!("/executions/{id}")).await["status"].as_str(), Some("succeeded" | "failed"))
+        matches!(
+            api.get(&format!("/executions/{id}")).await["status"].as_str(),
+            Some("succeeded" | "failed")
+        )
     })
     .await;
     let execution = api.get(&format!("/executions/{id}")).await;
     assert_eq!(execution["status"], "succeeded", "{execution:#}");
-    assert_eq!(execution["result"]["result"], json!({"key": "k", "value": "from-the-datastore"}));
+    assert_eq!(
+        execution["result"]["result"],
+        json!({"key": "k", "value": "from-the-datastore"})
+    );
     assert_eq!(execution["parameters"]["password"], "********");
     let listed = api.get("/executions?limit=10").await;
     assert!(!listed.to_string().contains("hunter2-secret"), "{listed}");
-    assert!(!server.logs().contains("hunter2-secret"), "the secret is in the server log");
+    assert!(
+        !server.logs().contains("hunter2-secret"),
+        "the secret is in the server log"
+    );
 }

@@ -24,6 +24,18 @@ pub(crate) async fn emit(
     payload: Value,
     trace_tag: Option<String>,
 ) -> Result<TriggerInstanceRecord, EngineError> {
+    emit_in_trace(engine, trigger, payload, trace_tag, None).await
+}
+
+/// Emits an event caused by something already traced (an execution's completion): the event
+/// joins that trace instead of starting one.
+pub(crate) async fn emit_in_trace(
+    engine: &Engine,
+    trigger: &str,
+    payload: Value,
+    trace_tag: Option<String>,
+    cause: Option<(String, nerve_store::CausedBy)>,
+) -> Result<TriggerInstanceRecord, EngineError> {
     let content = engine.content();
     let type_ref = type_of(trigger);
     let Some(trigger_type) = content.trigger_type(type_ref) else {
@@ -51,24 +63,28 @@ pub(crate) async fn emit(
     let store = engine.store();
     let id = nerve_store::new_id();
     let now = nerve_store::timestamp(chrono::Utc::now());
+    let (trace_id, caused_by) = match cause {
+        Some((trace_id, caused_by)) => (trace_id, Some(caused_by)),
+        None => (id.clone(), None),
+    };
     let record = TriggerInstanceRecord {
         id: id.clone(),
         trigger: trigger.to_owned(),
         payload,
         occurrence_time: now.clone(),
         status: TriggerInstanceStatus::Pending,
-        trace_id: Some(id.clone()),
+        trace_id: Some(trace_id.clone()),
         trace_tag: Some(trace_tag.unwrap_or_else(|| format!("trigger_instance-{id}"))),
     };
     store.record_trigger_instance(&record).await?;
     store.add_to_trace(
-        &id,
+        &trace_id,
         record.trace_tag.as_deref().unwrap_or_default(),
         TraceComponentKind::TriggerInstance,
         TraceComponent {
             id: id.clone(),
             component_ref: trigger.to_owned(),
-            caused_by: None,
+            caused_by,
             updated_at: now,
         },
     )?;

@@ -256,7 +256,10 @@ impl NerveServer {
 
     /// What the server logged on stderr so far (it runs with `RUST_LOG=debug`).
     pub fn logs(&self) -> String {
-        self.stderr.lock().map(|text| text.clone()).unwrap_or_default()
+        self.stderr
+            .lock()
+            .map(|text| text.clone())
+            .unwrap_or_default()
     }
 
     /// Lines printed after `ready` so far.

@@ -244,7 +244,11 @@ impl Api {
         total_count(&response)
     }
 
-    /// Polls the count of executions matching `query` every `poll` until it reaches `target`.
+    /// Polls the count of executions matching `query` until it reaches `target`.
+    ///
+    /// The server walks every matching record to count them, so a poll costs time proportional
+    /// to the store's size; the pause between polls is at least `poll` and at least ten times
+    /// the last poll's duration, which keeps the polling under a tenth of one core.
     pub(super) async fn wait_for_executions(
         &self,
         query: &str,
@@ -254,10 +258,12 @@ impl Api {
     ) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;
         loop {
+            let asked = Instant::now();
             let count = self.count_executions(query).await?;
             if count >= target {
                 return Ok(());
             }
+            let pause = poll.max(asked.elapsed() * 10);
             if Instant::now() > deadline {
                 let all = self.count_executions("").await.unwrap_or_default();
                 bail!(
@@ -265,7 +271,7 @@ impl Api {
                      ({all} executions in all)"
                 );
             }
-            tokio::time::sleep(poll).await;
+            tokio::time::sleep(pause).await;
         }
     }
 

@@ -22,7 +22,7 @@ use crate::{median, report};
 /// The executions a round waits for.
 const SUCCEEDED_LOCAL: &str = "action=core.local&status=succeeded";
 
-/// Interval of the completion poll (which counts the round's executions on the server).
+/// Shortest interval of the completion poll (which counts the round's executions on the server).
 const POLL: Duration = Duration::from_millis(25);
 
 /// What one round of the server measured.

@@ -21,8 +21,8 @@ use crate::{median, report};
 /// The executions a round waits for.
 const SUCCEEDED_NOOP: &str = "action=core.noop&status=succeeded";
 
-/// Interval of the completion poll; every poll counts all executions on the server, so it is
-/// kept coarse (the rate itself comes from the executions' timestamps, not from the poll).
+/// Shortest interval of the completion poll; every poll counts executions on the server, so it
+/// is kept coarse (the rate itself comes from the executions' timestamps, not from the poll).
 const POLL: Duration = Duration::from_millis(100);
 
 /// What one round measured.
