@@ -235,6 +235,10 @@ fn busy_count(
 /// After an execution of `action_ref` finished: give delayed ones a slot, oldest first.
 pub(crate) async fn release(engine: &Engine, action_ref: &str) -> Result<(), EngineError> {
     let content = engine.content();
+    if concurrency_policy(&content, action_ref).is_none() {
+        // Only a concurrency policy delays executions; without one there is nothing to release.
+        return Ok(());
+    }
     let delayed = engine.store().list_executions(&ExecutionFilter {
         action: Some(action_ref.to_owned()),
         status: Some(ExecutionStatus::Delayed),

@@ -90,10 +90,17 @@ impl ExecutionFilter {
     }
 
     /// The most selective indexed field that is set.
+    /// The most selective index for this filter. Unfinished statuses hold few executions at any
+    /// time (the scheduler asks "which are delayed/running?" after every completion), so they win
+    /// over rule and action, which grow without bound; final statuses are the largest sets, so
+    /// they lose to rule and action.
     fn index_entry(&self) -> Option<Entry<'_>> {
-        self.rule
-            .as_deref()
-            .map(|rule| ("rule", rule))
+        let live_status = self
+            .status
+            .filter(|status| !status.is_final())
+            .map(|status| ("status", status.as_str()));
+        live_status
+            .or_else(|| self.rule.as_deref().map(|rule| ("rule", rule)))
             .or_else(|| self.action.as_deref().map(|action| ("action", action)))
             .or_else(|| self.status.map(|status| ("status", status.as_str())))
     }
