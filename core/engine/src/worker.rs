@@ -233,7 +233,12 @@ pub(crate) fn after_final<'a>(
         if let Err(error) = scheduler::retry(engine, execution).await {
             tracing::error!(%error, execution_id = %execution.id, "Retrying under the retry policy failed.");
         }
-        if engine.content().trigger_type(ACTION_TRIGGER).is_none() {
+        // Recorded only when a rule listens: every execution would otherwise add an event (a
+        // flushed write, a trace update, a trip through the rules engine) that nothing uses.
+        let content = engine.content();
+        if content.trigger_type(ACTION_TRIGGER).is_none()
+            || content.rules().candidates(ACTION_TRIGGER).is_empty()
+        {
             return;
         }
         let payload = json!({
@@ -246,10 +251,22 @@ pub(crate) fn after_final<'a>(
             "parameters": masked_parameters(engine, execution),
             "result": execution.result,
         });
-        if let Err(error) = engine
-            .emit(ACTION_TRIGGER, payload, execution.context.trace_tag.clone())
-            .await
-        {
+        let cause = execution.context.trace_id.clone().map(|trace_id| {
+            let caused_by = nerve_store::CausedBy {
+                kind: nerve_store::TraceComponentKind::Execution,
+                id: execution.id.clone(),
+            };
+            (trace_id, caused_by)
+        });
+        let emitted = crate::ingest::emit_in_trace(
+            engine,
+            ACTION_TRIGGER,
+            payload,
+            execution.context.trace_tag.clone(),
+            cause,
+        )
+        .await;
+        if let Err(error) = emitted {
             tracing::error!(%error, execution_id = %execution.id, "Emitting the action trigger failed.");
         }
     })

@@ -152,6 +152,14 @@ async fn invalid_payload_is_rejected_and_nothing_recorded() {
 #[tokio::test]
 async fn completion_emits_the_action_trigger_with_secrets_masked() {
     let env = TestEnv::start(&[crate::support::fixture_pack("st2_hello")]).await;
+    let listener: Rule = serde_json::from_value(json!({
+        "name": "on_completion", "pack": "tests", "enabled": true,
+        "trigger": {"type": "core.st2.generic.actiontrigger"},
+        "criteria": {"trigger.action_ref": {"type": "equals", "pattern": "nothing.matches"}},
+        "action": {"ref": "core.noop"}
+    }))
+    .unwrap();
+    env.engine.create_rule(listener).await.unwrap();
     let execution = env
         .engine
         .run(nerve_engine::RunRequest {
@@ -186,6 +194,31 @@ async fn completion_emits_the_action_trigger_with_secrets_masked() {
     assert_eq!(event.payload["execution_id"], json!(execution.id));
     assert_eq!(event.payload["parameters"]["password"], "********");
     assert!(!event.payload.to_string().contains("hunter2"));
+}
+
+/// Without a rule listening, completions record no `actiontrigger` events.
+#[tokio::test]
+async fn no_action_trigger_event_when_no_rule_listens() {
+    let env = TestEnv::start(&[]).await;
+    let execution = env
+        .engine
+        .run(nerve_engine::RunRequest {
+            action: "core.noop".into(),
+            parameters: params(json!({})),
+            user: "t".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    env.wait_for_execution(&execution.id, |e| e.status.is_final())
+        .await;
+    // Stopping waits for every engine task, including the completion handling.
+    let dir = env.stop().await;
+    let store = nerve_store::Store::open(dir.path(), nerve_store::StoreOptions::default()).unwrap();
+    let events = store
+        .list_trigger_instances(&nerve_store::TriggerInstanceFilter::default())
+        .unwrap();
+    assert_eq!(events.total, 0, "{:#?}", events.items);
 }
 
 /// A custom webhook rule renders the payload into a `local-shell-script` action's arguments.
