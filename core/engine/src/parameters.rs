@@ -14,7 +14,6 @@ pub(crate) fn prepare(
     content: &Content,
     action_ref: &str,
     given: Map<String, Value>,
-    _from_rule: bool,
 ) -> Result<Map<String, Value>, EngineError> {
     let Some((_, action)) = content.action(action_ref) else {
         let known = content.action_refs();

@@ -123,12 +123,10 @@ async fn enforce(
         rule.render_action_parameters(&ctx)
     };
     let (parameters, failure) = match rendered {
-        Ok(parameters) => {
-            match crate::parameters::prepare(content, &action_ref, parameters, true) {
-                Ok(prepared) => (Some(prepared), None),
-                Err(error) => (None, Some(error.to_string())),
-            }
-        }
+        Ok(parameters) => match crate::parameters::prepare(content, &action_ref, parameters) {
+            Ok(prepared) => (Some(prepared), None),
+            Err(error) => (None, Some(error.to_string())),
+        },
         Err(error) => (None, Some(error.to_string())),
     };
     let trace_id = record.trace_id.clone().unwrap_or_else(|| record.id.clone());

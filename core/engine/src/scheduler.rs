@@ -18,7 +18,7 @@ pub(crate) async fn request_execution(
     context: ExecutionContext,
     parent: Option<String>,
 ) -> Result<Execution, EngineError> {
-    let parameters = crate::parameters::prepare(content, action_ref, given, false)?;
+    let parameters = crate::parameters::prepare(content, action_ref, given)?;
     let mut context = context;
     context.parent = parent;
     let id = nerve_store::new_id();
@@ -359,7 +359,7 @@ pub(crate) async fn retry(engine: &Engine, execution: &Execution) -> Result<(), 
             }
         }
         let content = engine.content();
-        let prepared = match crate::parameters::prepare(&content, &action, parameters, false) {
+        let prepared = match crate::parameters::prepare(&content, &action, parameters) {
             Ok(prepared) => prepared,
             Err(error) => {
                 tracing::error!(%error, action, "Retry refused: parameters no longer valid.");
