@@ -478,45 +478,26 @@ fn print_table(
 /// Parameters that would fail the action at run time. Values are cast the way StackStorm
 /// casts rendered parameters before validation (a string rendered for an integer parameter is
 /// parsed), and defaults are applied, so only real problems are reported.
+/// What would fail the action at run time, checked the way the engine checks every execution.
 fn check_parameters(action: &LoadedAction, parameters: &Map<String, Value>) -> Vec<String> {
+    use nerve_engine::ParameterProblem;
     let action_ref = action.action.action_ref();
-    let mut out = Vec::new();
-    let mut candidate = Map::new();
-    for (name, value) in parameters {
-        if let Some(spec) = action.parameters.get(name)
-            && spec.is_immutable()
-        {
-            out.push(format!("parameter `{name}` of action `{action_ref}` is immutable; the value given is rejected"));
-        }
-        candidate.insert(
-            name.clone(),
-            nerve_model::cast_parameter(&action.parameters, name, value.clone()),
-        );
-    }
-    for (name, spec) in &action.parameters {
-        if !candidate.contains_key(name)
-            && let Some(default) = &spec.default
-        {
-            candidate.insert(name.clone(), default.clone());
-        }
-    }
-    if let Err(violations) = action.schema.validate(&Value::Object(candidate)) {
-        for violation in violations {
-            let at = if violation.path.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " at `{}`",
-                    violation.path.trim_start_matches('/').replace('/', ".")
-                )
-            };
-            out.push(format!(
-                "parameters of action `{action_ref}` are invalid{at}: {}",
-                violation.message
-            ));
-        }
-    }
-    out
+    let Err(problems) = nerve_engine::check_action_parameters(action, parameters.clone()) else {
+        return Vec::new();
+    };
+    problems
+        .into_iter()
+        .map(|problem| match problem {
+            ParameterProblem::Immutable { parameter } => format!(
+                "parameter `{parameter}` of action `{action_ref}` is immutable; the value given is rejected"
+            ),
+            ParameterProblem::Schema { path, message } => format!(
+                "parameters of action `{action_ref}` are invalid{}: {message}",
+                path.map(|p| format!(" at `{p}`")).unwrap_or_default()
+            ),
+            other => format!("parameters of action `{action_ref}`: {other}"),
+        })
+        .collect()
 }
 
 fn read_event(path: &Path) -> anyhow::Result<TriggerInstance> {

@@ -4,7 +4,7 @@
 //! Every registration path (server start, API, CLI, later `--watch`) goes through
 //! [`Content::build`], so all of them register the same things.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use nerve_model::{Policy, PolicyType, Rule};
@@ -23,6 +23,7 @@ pub struct Content {
     rules: RuleIndex,
     rule_records: BTreeMap<String, RuleRecord>,
     policies: HashMap<String, Vec<Policy>>,
+    webhook_urls: HashSet<String>,
 }
 
 impl Content {
@@ -62,6 +63,16 @@ impl Content {
                 Err(problems) => {
                     tracing::error!(rule = %record.rule.rule_ref(), ?problems, "Stored rule does not compile; it is not in force.");
                 }
+            }
+            if record.rule.trigger.trigger_type == WEBHOOK_TYPE
+                && let Some(url) = record
+                    .rule
+                    .trigger
+                    .parameters
+                    .get("url")
+                    .and_then(|v| v.as_str())
+            {
+                content.webhook_urls.insert(url.to_owned());
             }
             content.rule_records.insert(record.rule.rule_ref(), record);
         }
@@ -128,16 +139,7 @@ impl Content {
 
     /// Whether a rule uses `core.st2.webhook` with this `url` (a custom webhook exists).
     pub fn has_webhook(&self, url: &str) -> bool {
-        self.rule_records.values().any(|record| {
-            record.rule.trigger.trigger_type == WEBHOOK_TYPE
-                && record
-                    .rule
-                    .trigger
-                    .parameters
-                    .get("url")
-                    .and_then(|v| v.as_str())
-                    == Some(url)
-        })
+        self.webhook_urls.contains(url)
     }
 }
 

@@ -39,6 +39,7 @@ use tokio_util::task::TaskTracker;
 
 pub use content::{Content, WEBHOOK_TYPE};
 pub use error::EngineError;
+pub use parameters::{ParameterProblem, check_action_parameters};
 pub use runtimes::{DetectedRuntime, RuntimeStatus, detect_runtimes};
 
 /// Runtime knobs of the engine (not content).

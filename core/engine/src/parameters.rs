@@ -2,6 +2,7 @@
 //! schema), cast as StackStorm casts them, and completed with defaults.
 
 use nerve_model::{Execution, ParamMap};
+use nerve_packs::LoadedAction;
 use serde_json::{Map, Value};
 
 use crate::{Content, EngineError};
@@ -29,40 +30,90 @@ pub(crate) fn prepare(
             "action `{action_ref}` is disabled"
         )));
     }
-    let mut details = Vec::new();
+    check_action_parameters(action, given).map_err(|problems| EngineError::Invalid {
+        message: format!("invalid parameters for action `{action_ref}`"),
+        details: problems.iter().map(ToString::to_string).collect(),
+    })
+}
+
+/// A parameter an action would refuse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParameterProblem {
+    /// The caller gave a value other than the default for an immutable parameter.
+    Immutable {
+        /// Parameter name.
+        parameter: String,
+    },
+    /// A templated default does not render.
+    Default {
+        /// Parameter name.
+        parameter: String,
+        /// Why.
+        message: String,
+    },
+    /// The values fail the action's parameter schema.
+    Schema {
+        /// Dotted path of the offending value (`None` for the whole object).
+        path: Option<String>,
+        /// The validator's message.
+        message: String,
+    },
+}
+
+impl std::fmt::Display for ParameterProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Immutable { parameter } => write!(f, "parameter `{parameter}` is immutable"),
+            Self::Default { parameter, message } => {
+                write!(f, "default of `{parameter}` does not render: {message}")
+            }
+            Self::Schema {
+                path: Some(path),
+                message,
+            } => write!(f, "`{path}`: {message}"),
+            Self::Schema {
+                path: None,
+                message,
+            } => f.write_str(message),
+        }
+    }
+}
+
+/// The parameters an execution of `action` would run with: the caller's values (immutable ones
+/// refused), cast to their declared types, completed with defaults (templated defaults rendered
+/// over the other parameters), and checked against the action's schema. The engine uses it for
+/// every execution; `nerve rule test` uses it offline for its warnings.
+///
+/// # Errors
+/// Every problem found.
+pub fn check_action_parameters(
+    action: &LoadedAction,
+    given: Map<String, Value>,
+) -> Result<Map<String, Value>, Vec<ParameterProblem>> {
+    let mut problems = Vec::new();
     let mut values = Map::new();
     for (name, value) in given {
         if let Some(spec) = action.parameters.get(&name)
             && spec.is_immutable()
             && spec.default.as_ref() != Some(&value)
         {
-            details.push(format!("parameter `{name}` is immutable"));
+            problems.push(ParameterProblem::Immutable { parameter: name });
             continue;
         }
         let value = nerve_model::cast_parameter(&action.parameters, &name, value);
         values.insert(name, value);
     }
-    apply_defaults(&action.parameters, &mut values, &mut details);
+    apply_defaults(&action.parameters, &mut values, &mut problems);
     if let Err(violations) = action.schema.validate(&Value::Object(values.clone())) {
-        details.extend(violations.iter().map(|v| {
-            if v.path.is_empty() {
-                v.message.clone()
-            } else {
-                format!(
-                    "`{}`: {}",
-                    v.path.trim_start_matches('/').replace('/', "."),
-                    v.message
-                )
-            }
+        problems.extend(violations.into_iter().map(|v| ParameterProblem::Schema {
+            path: (!v.path.is_empty()).then(|| v.path.trim_start_matches('/').replace('/', ".")),
+            message: v.message,
         }));
     }
-    if details.is_empty() {
+    if problems.is_empty() {
         Ok(values)
     } else {
-        Err(EngineError::Invalid {
-            message: format!("invalid parameters for action `{action_ref}`"),
-            details,
-        })
+        Err(problems)
     }
 }
 
@@ -71,7 +122,7 @@ pub(crate) fn prepare(
 fn apply_defaults(
     parameters: &ParamMap,
     values: &mut Map<String, Value>,
-    details: &mut Vec<String>,
+    problems: &mut Vec<ParameterProblem>,
 ) {
     let mut templated = Vec::new();
     for (name, spec) in parameters {
@@ -94,7 +145,10 @@ fn apply_defaults(
                 let value = nerve_model::cast_parameter(parameters, &name, Value::String(rendered));
                 values.insert(name, value);
             }
-            Err(error) => details.push(format!("default of `{name}` does not render: {error}")),
+            Err(error) => problems.push(ParameterProblem::Default {
+                parameter: name,
+                message: error.to_string(),
+            }),
         }
     }
 }
