@@ -1,0 +1,1 @@
+//! Spawns and supervises sensor processes.
