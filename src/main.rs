@@ -16,6 +16,13 @@ use clap::Parser;
 
 use crate::commands::Cli;
 
+/// mimalloc instead of the system allocator. The store's sled copies a tree node on every write
+/// (allocate, copy, free the old one), so allocation is a large part of each event's cost:
+/// measured on sled alone, inserts took half the time with mimalloc. It is built without
+/// transparent huge pages (`no_thp`), which otherwise tripled the idle RSS.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match commands::exec(cli) {

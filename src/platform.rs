@@ -1,16 +1,22 @@
 //! The web crate's `Platform` implemented over the engine: the one place where HTTP-facing
 //! requests become engine calls.
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use nerve_engine::{Engine, EngineError, RegisterError};
-use nerve_model::{Execution, TriggerType, find_runner};
+use nerve_engine::{
+    Content, Engine, EngineError, RegisterError, SensorLogLine as SensorLogLineRecord, SensorState,
+    SensorStatus,
+};
+use nerve_model::{Execution, SensorType, TriggerType, find_runner};
 use nerve_packs::LoadedPack;
+use nerve_sensor_host::LogSource;
 use nerve_store::{PackRecord, RuleRecord, TriggerInstanceRecord};
 use nerve_web::{
-    ActionView, BoxFuture, Diagnostic, EmitRequest, PackRegistration, Platform, PlatformError,
-    PlatformResult, RuleSource, RunRequest, WebhookTarget,
+    ActionView, BoxFuture, Diagnostic, EmitRequest, MetricSample, PackRegistration, Platform,
+    PlatformError, PlatformResult, RuleSource, RunRequest, SensorExitView, SensorLogLine,
+    SensorRunState, SensorStatusView, SensorTriggerView, SensorView, WebhookTarget,
 };
 use serde_json::{Map, Value, json};
 
@@ -24,6 +30,23 @@ pub(crate) struct EnginePlatform {
 impl EnginePlatform {
     pub(crate) fn new(engine: Engine, packs_dir: PathBuf) -> Self {
         Self { engine, packs_dir }
+    }
+
+    /// The sensor type with this ref, as loaded.
+    fn sensor_type(&self, sensor_ref: &str) -> Option<SensorType> {
+        self.engine
+            .content()
+            .packs()
+            .flat_map(|pack| pack.sensors.iter())
+            .find(|loaded| loaded.sensor.sensor_ref() == sensor_ref)
+            .map(|loaded| loaded.sensor.clone())
+    }
+
+    /// One sensor type with its current status.
+    fn sensor_now(&self, sensor_ref: &str) -> Option<SensorView> {
+        let sensor = self.sensor_type(sensor_ref)?;
+        let status = self.engine.sensor_status(sensor_ref);
+        Some(sensor_view(&self.engine.content(), &sensor, status))
     }
 
     fn known_packs(&self) -> Vec<LoadedPack> {
@@ -314,6 +337,80 @@ impl Platform for EnginePlatform {
         })
     }
 
+    fn sensors(&self) -> BoxFuture<'_, PlatformResult<Vec<SensorView>>> {
+        Box::pin(async move {
+            let content = self.engine.content();
+            let mut statuses: HashMap<String, SensorStatus> = self
+                .engine
+                .sensor_statuses()
+                .into_iter()
+                .map(|status| (status.sensor.clone(), status))
+                .collect();
+            let mut views: Vec<SensorView> = content
+                .packs()
+                .flat_map(|pack| pack.sensors.iter())
+                .map(|loaded| {
+                    let status = statuses.remove(&loaded.sensor.sensor_ref());
+                    sensor_view(&content, &loaded.sensor, status)
+                })
+                .collect();
+            views.sort_by_cached_key(|view| view.sensor.sensor_ref());
+            Ok(views)
+        })
+    }
+
+    fn sensor<'a>(
+        &'a self,
+        sensor_ref: &'a str,
+    ) -> BoxFuture<'a, PlatformResult<Option<SensorView>>> {
+        Box::pin(async move { Ok(self.sensor_now(sensor_ref)) })
+    }
+
+    fn restart_sensor<'a>(
+        &'a self,
+        sensor_ref: &'a str,
+    ) -> BoxFuture<'a, PlatformResult<SensorView>> {
+        Box::pin(async move {
+            let view = self
+                .sensor_now(sensor_ref)
+                .ok_or_else(|| PlatformError::not_found("sensor", sensor_ref))?;
+            if !view.status.state.is_supervised() || !self.engine.restart_sensor(sensor_ref) {
+                let why = view
+                    .status
+                    .reason
+                    .unwrap_or_else(|| "the sensor host does not run it".to_owned());
+                return Err(PlatformError::conflict(format!(
+                    "sensor `{sensor_ref}` is not running: {why}"
+                )));
+            }
+            tracing::info!(sensor = %sensor_ref, "Sensor restart requested through the API.");
+            self.sensor_now(sensor_ref)
+                .ok_or_else(|| PlatformError::not_found("sensor", sensor_ref))
+        })
+    }
+
+    fn sensor_logs<'a>(
+        &'a self,
+        sensor_ref: &'a str,
+    ) -> BoxFuture<'a, PlatformResult<Vec<SensorLogLine>>> {
+        Box::pin(async move {
+            if self.sensor_type(sensor_ref).is_none() {
+                return Err(PlatformError::not_found("sensor", sensor_ref));
+            }
+            Ok(self
+                .engine
+                .sensor_logs(sensor_ref)
+                .unwrap_or_default()
+                .into_iter()
+                .map(log_line)
+                .collect())
+        })
+    }
+
+    fn metrics(&self) -> Vec<MetricSample> {
+        sensor_metrics(&self.engine.sensor_statuses())
+    }
+
     fn trigger_types(&self) -> BoxFuture<'_, PlatformResult<Vec<TriggerType>>> {
         Box::pin(async move {
             let content = self.engine.content();
@@ -324,6 +421,151 @@ impl Platform for EnginePlatform {
                 .collect())
         })
     }
+}
+
+/// A sensor type with the host's status, or the reason the host does not run it.
+fn sensor_view(content: &Content, sensor: &SensorType, status: Option<SensorStatus>) -> SensorView {
+    let trigger_types: Vec<String> = sensor
+        .trigger_types
+        .iter()
+        .map(|spec| spec.to_trigger_type(&sensor.pack).type_ref())
+        .collect();
+    let status = match status {
+        Some(status) => status_view(status),
+        None if !sensor.enabled => SensorStatusView::not_running(
+            SensorRunState::Disabled,
+            sensor.runtime_name(),
+            "the sensor is disabled (`enabled: false` in its metadata)",
+        ),
+        None => {
+            let used = content.rule_records().any(|record| {
+                record.enabled && trigger_types.contains(&record.rule.trigger.trigger_type)
+            });
+            let reason = if used {
+                "an enabled rule uses its trigger types, but the sensor host has not started it \
+                 (sensors do not run in this process)"
+            } else {
+                "no enabled rule uses its trigger types"
+            };
+            SensorStatusView::not_running(SensorRunState::Idle, sensor.runtime_name(), reason)
+        }
+    };
+    SensorView {
+        sensor: sensor.clone(),
+        trigger_types,
+        status,
+    }
+}
+
+fn status_view(status: SensorStatus) -> SensorStatusView {
+    SensorStatusView {
+        state: match status.state {
+            SensorState::Starting => SensorRunState::Starting,
+            SensorState::Running => SensorRunState::Running,
+            SensorState::Backoff => SensorRunState::Backoff,
+            SensorState::Unavailable => SensorRunState::Unavailable,
+            SensorState::Stopped => SensorRunState::Stopped,
+        },
+        reason: None,
+        runtime: status.runtime,
+        command: Some(status.command).filter(|command| !command.is_empty()),
+        pid: status.pid,
+        started_at: status.started_at,
+        protocol: status.protocol,
+        restarts: status.restarts,
+        next_restart_at: status.next_restart_at,
+        last_exit: status.last_exit.map(|exit| SensorExitView {
+            exit_code: exit.exit_code,
+            at: exit.at,
+            reason: exit.reason,
+        }),
+        last_error: status.last_error,
+        problems: status.problems,
+        triggers: status
+            .triggers
+            .into_iter()
+            .map(|trigger| SensorTriggerView {
+                id: trigger.id,
+                trigger_ref: trigger.trigger_ref,
+                name: trigger.name,
+                pack: trigger.pack,
+                trigger_type: trigger.trigger_type,
+                parameters: trigger.parameters,
+            })
+            .collect(),
+        dispatched: status.dispatched,
+        rejected: status.rejected,
+        invalid_lines: status.invalid_lines,
+        log_suppressed: status.log_suppressed,
+    }
+}
+
+fn log_line(line: SensorLogLineRecord) -> SensorLogLine {
+    let source = match line.source {
+        LogSource::Stderr => "stderr",
+        LogSource::Log => "log",
+        LogSource::Host => "host",
+    };
+    SensorLogLine {
+        at: line.at,
+        source: source.to_owned(),
+        level: line.level,
+        message: line.message,
+    }
+}
+
+/// A per-sensor Prometheus metric: how to read it from a sensor's status.
+struct SensorMetric {
+    name: &'static str,
+    help: &'static str,
+    kind: &'static str,
+    value: fn(&SensorStatus) -> f64,
+}
+
+// Counts far below 2^53 are exact as f64.
+const SENSOR_METRICS: [SensorMetric; 4] = [
+    SensorMetric {
+        name: "nerve_sensor_up",
+        help: "1 while the sensor's process runs and answered `ready`, else 0.",
+        kind: "gauge",
+        value: |status| f64::from(u8::from(status.state == SensorState::Running)),
+    },
+    SensorMetric {
+        name: "nerve_sensor_restarts_total",
+        help: "Sensor processes started after the first (crashes, hangs, restarts asked for).",
+        kind: "counter",
+        value: |status| status.restarts as f64,
+    },
+    SensorMetric {
+        name: "nerve_sensor_dispatched_total",
+        help: "Sensor dispatches recorded as events.",
+        kind: "counter",
+        value: |status| status.dispatched as f64,
+    },
+    SensorMetric {
+        name: "nerve_sensor_rejected_total",
+        help: "Sensor dispatches refused (unknown trigger, payload not matching the schema).",
+        kind: "counter",
+        value: |status| status.rejected as f64,
+    },
+];
+
+/// Prometheus samples of the sensors the host runs, grouped by metric name (the text format
+/// wants a metric's samples together).
+fn sensor_metrics(statuses: &[SensorStatus]) -> Vec<MetricSample> {
+    let mut samples = Vec::with_capacity(SENSOR_METRICS.len() * statuses.len());
+    for metric in &SENSOR_METRICS {
+        for status in statuses {
+            samples.push(MetricSample {
+                name: metric.name.to_owned(),
+                help: metric.help.to_owned(),
+                kind: metric.kind,
+                labels: vec![("sensor".to_owned(), status.sensor.clone())],
+                value: (metric.value)(status),
+            });
+        }
+    }
+    samples
 }
 
 fn view(action: &nerve_packs::LoadedAction) -> Option<ActionView> {

@@ -9,6 +9,8 @@ mod key;
 mod pack;
 mod rule;
 mod run;
+mod sensor;
+mod sensor_local;
 mod table;
 mod trace;
 mod trigger;
@@ -152,6 +154,9 @@ enum Command {
     /// Traces: what an event or a tagged run caused (event → rule → execution).
     #[command(subcommand)]
     Trace(trace::TraceCommand),
+    /// Sensors: list, get, restart, logs; test one in the foreground.
+    #[command(subcommand)]
+    Sensor(sensor::SensorCommand),
 }
 
 /// How results are printed.
@@ -176,5 +181,6 @@ pub(crate) fn exec(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Key(command) => key::exec(&cli.global, command),
         Command::Pack(command) => pack::exec(&cli.global, command),
         Command::Trace(command) => trace::exec(&cli.global, command),
+        Command::Sensor(command) => sensor::exec(&cli.global, command),
     }
 }

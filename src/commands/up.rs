@@ -31,6 +31,13 @@ pub(crate) struct UpArgs {
     /// Executions run at once by the worker.
     #[arg(long, default_value_t = 32)]
     worker_concurrency: u16,
+    /// Runtimes this node may use, comma-separated, each optionally `=BINARY`
+    /// (`python=/opt/py311/bin/python3,shell,native`); others are reported missing.
+    #[arg(long, env = "NERVE_RUNTIMES")]
+    runtimes: Option<String>,
+    /// Run every enabled sensor, not only those whose trigger types an enabled rule uses.
+    #[arg(long, env = "NERVE_ALL_SENSORS")]
+    all_sensors: bool,
     /// Seconds to wait for running work on shutdown.
     #[arg(long, default_value_t = 10)]
     shutdown_grace: u64,
@@ -73,6 +80,12 @@ async fn run(
         auth_token: Some(auth.admin_token().to_owned()),
         worker_concurrency: args.worker_concurrency,
         base_env,
+        runtimes: args.runtimes.clone(),
+        sensors: nerve_engine::SensorsConfig {
+            nerve_exe: std::env::current_exe().ok(),
+            run_all: args.all_sensors,
+            ..nerve_engine::SensorsConfig::default()
+        },
         ..EngineConfig::default()
     };
     let engine = Engine::start(
@@ -118,7 +131,7 @@ async fn run(
 /// The built-in packs (written under `<data-dir>/builtin/<version>/`) and the user's packs
 /// under `<data-dir>/packs/`. A user pack that does not load is reported and skipped; the
 /// platform starts with everything else.
-fn load_packs(data_dir: &Path) -> anyhow::Result<Vec<(LoadedPack, String)>> {
+pub(crate) fn load_packs(data_dir: &Path) -> anyhow::Result<Vec<(LoadedPack, String)>> {
     let builtin_dir = data_dir.join("builtin").join(env!("CARGO_PKG_VERSION"));
     let builtin_dirs = builtin::extract(&builtin_dir)?;
     let (builtin, failed) = nerve_packs::load_packs(&builtin_dirs, &[]);

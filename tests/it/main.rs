@@ -2,10 +2,13 @@
 
 #![allow(missing_docs)]
 
+mod api;
 mod cli;
 mod pack_init;
 mod pack_validate;
 mod rule_test;
+mod sensors;
+mod sensors_cli;
 mod up;
 
 use nerve_test_harness::Nerve;

@@ -2,74 +2,11 @@
 //! events.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use nerve_test_harness::NerveServer;
 use serde_json::{Value, json};
 
-fn binary() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_BIN_EXE_nerve"))
-}
-
-struct Api {
-    http: reqwest::Client,
-    url: String,
-    token: String,
-}
-
-impl Api {
-    fn new(server: &NerveServer) -> Api {
-        Api {
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap(),
-            url: server.url.clone(),
-            token: server.token.clone(),
-        }
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        let response = self
-            .http
-            .get(format!("{}/api/v1{path}", self.url))
-            .header("X-Auth-Token", &self.token)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            response.status().is_success(),
-            "GET {path}: {}",
-            response.status()
-        );
-        response.json().await.unwrap()
-    }
-
-    async fn post(&self, path: &str, body: Value) -> reqwest::Response {
-        self.http
-            .post(format!("{}/api/v1{path}", self.url))
-            .header("X-Auth-Token", &self.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-    }
-}
-
-async fn wait_until<F, Fut>(what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while !condition().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+use crate::api::{Api, binary, wait_until};
 
 #[tokio::test]
 async fn up_runs_an_action_through_the_api() {

@@ -39,7 +39,8 @@ pub use client::{Client, ClientError, discover, write_server_info};
 pub use list::{DEFAULT_LIMIT, MAX_LIMIT};
 pub use platform::{
     ActionView, BoxFuture, Diagnostic, EmitRequest, MetricSample, PackRegistration, Platform,
-    PlatformError, PlatformResult, RuleSource, RunRequest, WebhookTarget,
+    PlatformError, PlatformResult, RuleSource, RunRequest, SensorExitView, SensorLogLine,
+    SensorRunState, SensorStatusView, SensorTriggerView, SensorView, WebhookTarget,
 };
 pub use routes::webhooks::{SIGNATURE_HEADER, TRACE_TAG_HEADER, hmac_key_name, sign};
 pub use server::{router, serve};

@@ -43,6 +43,10 @@ use crate::routes::{self, Access};
         routes::trigger_instances::list,
         routes::trigger_instances::get,
         routes::trigger_instances::re_emit,
+        routes::sensors::list,
+        routes::sensors::get,
+        routes::sensors::restart,
+        routes::sensors::logs,
         routes::executions::list,
         routes::executions::run,
         routes::executions::get,
@@ -79,6 +83,10 @@ use crate::routes::{self, Access};
         dto::TriggerTypeDto,
         dto::TriggerDto,
         dto::TriggerInstanceDto,
+        dto::SensorTypeDto,
+        dto::SensorStatusDto,
+        dto::SensorExitDto,
+        dto::SensorLogLineDto,
         dto::EnforcementDto,
         dto::TraceDto,
         dto::TraceComponentDto,
@@ -101,7 +109,8 @@ use crate::routes::{self, Access};
     tags(
         (name = "service", description = "Version, health, metrics, this document"),
         (name = "packs"), (name = "actions"), (name = "rules"), (name = "triggers"),
-        (name = "executions"), (name = "traces"), (name = "keys"), (name = "auth"),
+        (name = "sensors"), (name = "executions"), (name = "traces"), (name = "keys"),
+        (name = "auth"),
         (name = "webhooks"), (name = "stream")
     )
 )]

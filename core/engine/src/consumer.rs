@@ -5,18 +5,20 @@ use std::future::Future;
 use std::sync::Arc;
 
 use nerve_bus::{Consumer, Delivery};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::Engine;
 
 /// Runs `handle` for every delivery of `consumer`, at most `semaphore`'s permits at once.
+/// `handle` gets the permit: the slot is free when it drops it (a worker frees it when the
+/// action's process is gone, before recording the end).
 pub(crate) fn spawn<F, Fut>(
     engine: &Engine,
     mut consumer: Consumer,
     semaphore: Arc<Semaphore>,
     handle: F,
 ) where
-    F: Fn(Engine, Delivery) -> Fut + Send + Sync + 'static,
+    F: Fn(Engine, Delivery, OwnedSemaphorePermit) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let engine = engine.clone();
@@ -33,11 +35,7 @@ pub(crate) fn spawn<F, Fut>(
             let Ok(permit) = semaphore.clone().acquire_owned().await else {
                 break;
             };
-            let work = handle(engine.clone(), delivery);
-            tasks.spawn(async move {
-                work.await;
-                drop(permit);
-            });
+            tasks.spawn(handle(engine.clone(), delivery, permit));
         }
     });
 }

@@ -1,7 +1,14 @@
-//! Event ingestion: validate against the trigger type, record (flushed), start a trace, publish.
+//! Event ingestion: validate against the trigger type, record, start a trace, publish, flush.
 //!
-//! An event is *accepted* once `emit` returns: it is in the store, and a crash before the rules
-//! engine finishes with it is repaired at start-up (pending events are re-published).
+//! An event is *accepted* once `emit` returns: it is durable in the store, and a crash before the
+//! rules engine finishes with it is repaired at start-up (pending events are re-published).
+//!
+//! The event is published before the flush that makes it durable, so the rules engine works on
+//! it while the fsync runs and its own flush (which it awaits before acking) shares that fsync
+//! or covers the event with its own. Nothing downstream acts on an event that is not durable:
+//! every effect of a firing waits for a flush, and a flush makes every earlier write durable,
+//! this event's record included. If the process dies before that, the event was never
+//! acknowledged to its sender, and nothing it caused had an effect.
 
 use nerve_bus::Message;
 use nerve_bus::topology::TRIGGER_INSTANCES;
@@ -76,7 +83,7 @@ pub(crate) async fn emit_in_trace(
         trace_id: Some(trace_id.clone()),
         trace_tag: Some(trace_tag.unwrap_or_else(|| format!("trigger_instance-{id}"))),
     };
-    store.record_trigger_instance(&record).await?;
+    store.record_trigger_instance_unflushed(&record)?;
     store.add_to_trace(
         &trace_id,
         record.trace_tag.as_deref().unwrap_or_default(),
@@ -89,6 +96,7 @@ pub(crate) async fn emit_in_trace(
         },
     )?;
     publish(engine, &record).await?;
+    store.flush().await?;
     Ok(record)
 }
 

@@ -22,6 +22,8 @@ mod parameters;
 mod rules_engine;
 mod runtimes;
 mod scheduler;
+mod sensors;
+mod timers;
 mod worker;
 
 use std::collections::HashMap;
@@ -39,8 +41,12 @@ use tokio_util::task::TaskTracker;
 
 pub use content::{Content, WEBHOOK_TYPE};
 pub use error::EngineError;
+pub use nerve_sensor_host::{
+    HostConfig as SensorHostConfig, LogLine as SensorLogLine, SensorState, SensorStatus,
+};
 pub use parameters::{ParameterProblem, check_action_parameters};
-pub use runtimes::{DetectedRuntime, RuntimeStatus, detect_runtimes};
+pub use runtimes::{DetectedRuntime, RuntimeStatus, detect_runtimes, detect_runtimes_with};
+pub use sensors::{SensorsConfig, single_sensor_spec};
 
 /// Runtime knobs of the engine (not content).
 #[derive(Debug, Clone)]
@@ -49,9 +55,13 @@ pub struct EngineConfig {
     pub api_url: Option<String>,
     /// The token actions use for the API (`ST2_ACTION_AUTH_TOKEN`).
     pub auth_token: Option<String>,
-    /// Executions a worker runs at once.
+    /// Executions a worker runs at once that start a process (shell, script, python runners).
     pub worker_concurrency: u16,
-    /// Trigger instances the rules engine handles at once.
+    /// Executions a worker runs at once that start no process (`noop`, `http-request`): they
+    /// cost a task, not a process, so far more of them can wait on the store or the network.
+    pub in_process_concurrency: u16,
+    /// Trigger instances the rules engine handles at once (most of that time is waiting for the
+    /// store's flush, which concurrent events share).
     pub rules_concurrency: u16,
     /// Grace between SIGTERM and SIGKILL for canceled or timed-out actions.
     pub kill_grace: Duration,
@@ -61,6 +71,11 @@ pub struct EngineConfig {
     pub base_env: Vec<(String, String)>,
     /// How often old records are purged (retention periods are the store's options).
     pub purge_interval: Duration,
+    /// The sensor host.
+    pub sensors: SensorsConfig,
+    /// Operator override of the runtimes this node may use (`NERVE_RUNTIMES`); see
+    /// [`detect_runtimes_with`].
+    pub runtimes: Option<String>,
 }
 
 impl Default for EngineConfig {
@@ -69,11 +84,14 @@ impl Default for EngineConfig {
             api_url: None,
             auth_token: None,
             worker_concurrency: 32,
-            rules_concurrency: 64,
+            in_process_concurrency: 256,
+            rules_concurrency: 256,
             kill_grace: Duration::from_secs(5),
             system_user: "stanley".to_owned(),
             base_env: Vec::new(),
             purge_interval: Duration::from_secs(600),
+            sensors: SensorsConfig::default(),
+            runtimes: None,
         }
     }
 }
@@ -110,6 +128,9 @@ struct Inner {
     policy_lock: tokio::sync::Mutex<()>,
     cancel: CancellationToken,
     tasks: TaskTracker,
+    sensor_host: std::sync::OnceLock<nerve_sensor_host::SensorHost<sensors::EngineServices>>,
+    /// Bumped on every content change (timers and sensors follow it).
+    content_version: tokio::sync::watch::Sender<u64>,
 }
 
 impl Engine {
@@ -135,7 +156,7 @@ impl Engine {
             .iter()
             .flat_map(|p| p.runtimes.iter().cloned())
             .collect();
-        let runtimes = detect_runtimes(&runtime_defs).await;
+        let runtimes = detect_runtimes_with(&runtime_defs, config.runtimes.as_deref()).await;
         let runner_names: Vec<&str> = nerve_model::builtin_runners()
             .iter()
             .map(|r| r.name.as_str())
@@ -153,6 +174,8 @@ impl Engine {
                 policy_lock: tokio::sync::Mutex::new(()),
                 cancel,
                 tasks,
+                sensor_host: std::sync::OnceLock::new(),
+                content_version: tokio::sync::watch::Sender::new(0),
             }),
         };
         engine.rebuild_content()?;
@@ -160,6 +183,8 @@ impl Engine {
         worker::spawn(&engine).await?;
         engine.recover().await?;
         engine.spawn_retention();
+        engine.start_sensors();
+        timers::spawn(&engine);
         Ok(engine)
     }
 
@@ -194,6 +219,8 @@ impl Engine {
             Ok(mut slot) => *slot = content,
             Err(poisoned) => *poisoned.into_inner() = content,
         }
+        self.inner.content_version.send_modify(|v| *v += 1);
+        self.reconcile_sensors();
         Ok(())
     }
 

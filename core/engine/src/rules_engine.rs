@@ -24,9 +24,15 @@ pub(crate) async fn spawn(engine: &Engine) -> Result<(), EngineError> {
         .consume(RULES_ENGINE_QUEUE, concurrency)
         .await?;
     let semaphore = Arc::new(tokio::sync::Semaphore::new(usize::from(concurrency)));
-    crate::consumer::spawn(engine, consumer, semaphore, |engine, delivery| async move {
-        handle(&engine, delivery).await;
-    });
+    crate::consumer::spawn(
+        engine,
+        consumer,
+        semaphore,
+        |engine, delivery, permit| async move {
+            handle(&engine, delivery).await;
+            drop(permit);
+        },
+    );
     Ok(())
 }
 
@@ -40,7 +46,10 @@ async fn handle(engine: &Engine, delivery: Delivery) {
         }
     };
     let span = tracing::info_span!("event", event_id = %record.id, trigger = %record.trigger);
-    match process(engine, &record).instrument(span).await {
+    match process(engine, &record, delivery.redelivered())
+        .instrument(span)
+        .await
+    {
         Ok(()) => {
             if let Err(error) = delivery.ack().await {
                 tracing::warn!(%error, event_id = %record.id, "Ack failed; the event will be redelivered and found processed.");
@@ -54,12 +63,38 @@ async fn handle(engine: &Engine, delivery: Delivery) {
 }
 
 /// Matches one event against the rules and enforces each match once.
+///
+/// **Durability, per event.** Every record a firing needs (the enforcement with its execution
+/// id, the execution, their trace entries) is written without waiting, the executions are
+/// handed to the workers, then one flush makes all of it durable, then the event is marked
+/// `processed` without a flush of its own, then the message is acked. What a crash leaves
+/// behind, and why recovery (which re-publishes `pending` events) repairs it:
+///
+/// * before the flush: the event is still `pending` (its status is written after the flush).
+///   sled recovers a prefix of its log, and each enforcement is written before its execution,
+///   so an execution never survives without its enforcement: an enforcement found again with
+///   its execution missing gets that execution created under the recorded id. An execution
+///   that a worker already started is durable with its enforcement, because the worker's own
+///   flush (`running`, or a `noop`'s end) covers every earlier write; one that is lost never
+///   had an effect, and its event fires it anew.
+/// * after the flush: enforcements and executions are durable; a lost `processed` only means
+///   the event is processed again, which finds every enforcement and fires nothing twice.
+///
+/// So a rule fires at most once per (rule, event), and the ack (after the flush) covers
+/// everything the firing did. Handing executions over before the flush lets the worker's first
+/// flush share this one's fsync. The event goes from `pending` straight to `processed`.
+///
+/// `redelivered`: the bus delivered this message before. Only then can the event be finished
+/// already, so only then is its stored status read first (a shortcut: the enforcements make
+/// processing a finished event again harmless anyway).
 pub(crate) async fn process(
     engine: &Engine,
     record: &TriggerInstanceRecord,
+    redelivered: bool,
 ) -> Result<(), EngineError> {
     let store = engine.store();
-    if let Some(current) = store.trigger_instance(&record.id)?
+    if redelivered
+        && let Some(current) = store.trigger_instance(&record.id)?
         && matches!(
             current.status,
             TriggerInstanceStatus::Processed | TriggerInstanceStatus::ProcessingFailed
@@ -67,9 +102,6 @@ pub(crate) async fn process(
     {
         return Ok(());
     }
-    // The event goes from `pending` straight to `processed`: one flushed write less per event.
-    // A crash in between leaves it pending, and recovery processes it again; the enforcements
-    // make that harmless.
     let content = engine.content();
     let kv = StoreKv(store.kv().view());
     let action_context = json!({"user": engine.inner.config.system_user});
@@ -79,26 +111,44 @@ pub(crate) async fn process(
         content.rules().matching(&record.trigger, &ctx)
     };
     let mut failed = false;
+    let mut created = Vec::new();
+    let any_matched = !matched.is_empty();
     for rule in matched {
-        if !enforce(engine, &content, record, &rule, &kv, &action_context).await? {
-            failed = true;
+        match enforce(engine, &content, record, &rule, &kv, &action_context).await? {
+            Enforced::Created(execution) => created.push(execution),
+            Enforced::Done => {}
+            Enforced::Failed => failed = true,
         }
+    }
+    for execution in created {
+        execution.proceed(engine, &content).await?;
+    }
+    if any_matched {
+        store.flush().await?;
     }
     let status = if failed {
         TriggerInstanceStatus::ProcessingFailed
     } else {
         TriggerInstanceStatus::Processed
     };
-    store
-        .set_trigger_instance_status(&record.id, status)
-        .await?;
+    // Not flushed on purpose (see above): it becomes durable with the next flush by anyone.
+    store.set_trigger_instance_status_unflushed(&record.id, status)?;
     Ok(())
 }
 
-/// Records the enforcement once and requests the execution. Returns false when the rule could
-/// not request one (the enforcement says why).
+/// What enforcing one rule for one event did.
+enum Enforced {
+    /// An execution was written: proceed with it, then flush.
+    Created(Box<scheduler::Created>),
+    /// Nothing left to do (an earlier delivery finished this rule).
+    Done,
+    /// The rule could not request its action (the enforcement says why).
+    Failed,
+}
+
+/// Records the enforcement once and writes the execution, neither flushed (see [`process`]).
 ///
-/// The enforcement (with the execution id it will use) is recorded before the execution, so a
+/// The enforcement (with the execution id it will use) is written before the execution, so a
 /// crash in between is repaired on redelivery: the execution is created under the recorded id.
 async fn enforce(
     engine: &Engine,
@@ -107,14 +157,18 @@ async fn enforce(
     rule: &CompiledRule,
     kv: &StoreKv,
     action_context: &Value,
-) -> Result<bool, EngineError> {
+) -> Result<Enforced, EngineError> {
     let store = engine.store();
     let rule_ref = rule.rule_ref().to_owned();
     let mut recorded = store.enforcement(&record.id, &rule_ref)?;
     if let Some(existing) = &recorded
         && let Some(done) = existing_outcome(engine, content, existing).await?
     {
-        return Ok(done);
+        return Ok(if done {
+            Enforced::Done
+        } else {
+            Enforced::Failed
+        });
     }
     let action_ref = rule.rule.action.action_ref.clone();
     let rendered = {
@@ -131,6 +185,7 @@ async fn enforce(
     };
     let trace_id = record.trace_id.clone().unwrap_or_else(|| record.id.clone());
     let trace_tag = record.trace_tag.clone().unwrap_or_default();
+    let mut enforcement_trace = Vec::new();
     if recorded.is_none() {
         let now = nerve_store::timestamp(chrono::Utc::now());
         let enforcement = RuleEnforcement {
@@ -146,16 +201,18 @@ async fn enforce(
             failure_reason: failure.clone(),
             enforced_at: now.clone(),
         };
-        match store.record_enforcement_once(&enforcement).await? {
+        match store.record_enforcement_once_unflushed(&enforcement)? {
             EnforcementOutcome::Inserted => {}
             EnforcementOutcome::AlreadyExists(existing) => {
                 // A concurrent delivery won the race; it requests the execution.
-                return Ok(existing.status == EnforcementStatus::Succeeded);
+                return Ok(if existing.status == EnforcementStatus::Succeeded {
+                    Enforced::Done
+                } else {
+                    Enforced::Failed
+                });
             }
         }
-        store.add_to_trace(
-            &trace_id,
-            &trace_tag,
+        enforcement_trace.push((
             TraceComponentKind::RuleEnforcement,
             TraceComponent {
                 id: enforcement.id.clone(),
@@ -166,15 +223,18 @@ async fn enforce(
                 }),
                 updated_at: now,
             },
-        )?;
+        ));
         recorded = Some(enforcement);
     }
     let (Some(parameters), Some(enforcement)) = (parameters, recorded) else {
+        if !enforcement_trace.is_empty() {
+            store.add_components_to_trace(&trace_id, &trace_tag, enforcement_trace)?;
+        }
         tracing::warn!(rule = %rule_ref, event_id = %record.id, reason = failure.as_deref().unwrap_or_default(), "Rule matched but its action could not be requested.");
-        return Ok(false);
+        return Ok(Enforced::Failed);
     };
     let Some(execution_id) = enforcement.execution_id.clone() else {
-        return Ok(false);
+        return Ok(Enforced::Failed);
     };
     let context = ExecutionContext {
         user: engine.inner.config.system_user.clone(),
@@ -184,17 +244,19 @@ async fn enforce(
         trace_tag: Some(trace_tag),
         ..ExecutionContext::default()
     };
-    scheduler::create_and_schedule(
+    let created = scheduler::create_unflushed(
         engine,
         content,
-        &action_ref,
-        parameters,
-        context,
-        execution_id,
-        Some(enforcement.id),
-    )
-    .await?;
-    Ok(true)
+        scheduler::NewExecution {
+            action_ref: &action_ref,
+            parameters,
+            context,
+            id: execution_id,
+            caused_by_enforcement: Some(enforcement.id),
+        },
+        enforcement_trace,
+    )?;
+    Ok(Enforced::Created(Box::new(created)))
 }
 
 /// For an enforcement recorded by an earlier delivery: `Some(result)` when there is nothing

@@ -36,9 +36,59 @@ pub enum RuntimeStatus {
 
 /// Detects every runtime; verification commands run with a 10 s limit each.
 pub async fn detect_runtimes(definitions: &[RuntimeDef]) -> Vec<DetectedRuntime> {
+    detect_runtimes_with(definitions, None).await
+}
+
+/// Detects runtimes as [`detect_runtimes`] does, restricted by an operator override
+/// (`NERVE_RUNTIMES`): a comma-separated list of runtime names, each optionally `=BINARY` to
+/// force the interpreter (`python=/opt/py311/bin/python3,shell,native`). Runtimes not listed
+/// are reported missing ("not enabled on this node"); a forced binary is still verified.
+pub async fn detect_runtimes_with(
+    definitions: &[RuntimeDef],
+    only: Option<&str>,
+) -> Vec<DetectedRuntime> {
+    let only: Option<Vec<(String, Option<String>)>> = only.map(|list| {
+        list.split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(|item| match item.split_once('=') {
+                Some((name, binary)) => (name.trim().to_owned(), Some(binary.trim().to_owned())),
+                None => (item.to_owned(), None),
+            })
+            .collect()
+    });
     let mut found = Vec::new();
     for definition in definitions {
-        let status = detect(definition).await;
+        let status = match &only {
+            None => detect(definition).await,
+            Some(list) => match list.iter().find(|(name, _)| *name == definition.name) {
+                None => RuntimeStatus::Missing {
+                    hint: format!(
+                        "not enabled on this node (NERVE_RUNTIMES={})",
+                        list.iter()
+                            .map(|(name, _)| name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    ),
+                },
+                Some((_, None)) => detect(definition).await,
+                Some((_, Some(binary))) => {
+                    let mut forced = definition.clone();
+                    for command in &mut forced.verification {
+                        command.binary = binary.clone();
+                    }
+                    forced.always_available = false;
+                    if forced.verification.is_empty() {
+                        RuntimeStatus::Available {
+                            binary: binary.clone(),
+                            version: None,
+                        }
+                    } else {
+                        detect(&forced).await
+                    }
+                }
+            },
+        };
         match &status {
             RuntimeStatus::Available { binary, version } => {
                 tracing::info!(runtime = %definition.name, binary, version = version.as_deref().unwrap_or("-"), "Runtime available.");
@@ -124,5 +174,66 @@ async fn verify(command: &VerificationCommand) -> Result<Option<String>, String>
     match regex.captures(&output) {
         Ok(Some(captures)) => Ok(captures.get(1).map(|m| m.as_str().to_owned())),
         _ => Err(format!("output does not match `{pattern}`")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shell() -> RuntimeDef {
+        RuntimeDef {
+            name: "shell".into(),
+            description: None,
+            priority: 0,
+            always_available: false,
+            min_version: None,
+            install_hint: Some("install sh".into()),
+            extensions: Vec::new(),
+            run: vec!["{binary}".into(), "{entry_point}".into()],
+            verification: vec![VerificationCommand {
+                binary: "/bin/sh".into(),
+                args: vec!["-c".into(), "echo ok".into()],
+                expected_exit_code: 0,
+                output_regex: Some("(ok)".into()),
+                priority: 1,
+            }],
+        }
+    }
+
+    fn node() -> RuntimeDef {
+        RuntimeDef {
+            name: "node".into(),
+            ..shell()
+        }
+    }
+
+    #[tokio::test]
+    async fn the_operator_override_restricts_and_pins_runtimes() {
+        let found = detect_runtimes_with(&[shell(), node()], Some("shell")).await;
+        assert!(
+            matches!(&found[0].status, RuntimeStatus::Available { binary, .. } if binary == "/bin/sh")
+        );
+        assert!(
+            matches!(&found[1].status, RuntimeStatus::Missing { hint } if hint == "not enabled on this node (NERVE_RUNTIMES=shell)"),
+            "{found:?}"
+        );
+
+        let found = detect_runtimes_with(&[shell()], Some(" shell = /bin/dash ")).await;
+        assert!(
+            matches!(&found[0].status, RuntimeStatus::Available { binary, .. } if binary == "/bin/dash"),
+            "{found:?}"
+        );
+        let found = detect_runtimes_with(&[shell()], Some("shell=/no/such/sh")).await;
+        assert!(
+            matches!(&found[0].status, RuntimeStatus::Missing { hint } if hint.contains("/no/such/sh")),
+            "{found:?}"
+        );
+        let found = detect_runtimes_with(&[shell(), node()], None).await;
+        assert!(
+            found
+                .iter()
+                .all(|r| matches!(r.status, RuntimeStatus::Available { .. }))
+        );
     }
 }

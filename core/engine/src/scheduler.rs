@@ -3,8 +3,8 @@
 
 use nerve_bus::Message;
 use nerve_bus::topology::{EXECUTIONS, execution_request_key};
-use nerve_model::{Execution, ExecutionContext, ExecutionStatus, PolicyType};
-use nerve_store::{ExecutionFilter, TraceComponent, TraceComponentKind};
+use nerve_model::{Execution, ExecutionContext, ExecutionStatus, PolicyType, StatusChange};
+use nerve_store::{ExecutionFilter, InsertOutcome, TraceComponent, TraceComponentKind};
 use serde_json::{Map, Value};
 
 use crate::{Content, Engine, EngineError};
@@ -51,29 +51,107 @@ pub(crate) async fn create_and_schedule(
     id: String,
     caused_by_enforcement: Option<String>,
 ) -> Result<(), EngineError> {
+    let created = create_unflushed(
+        engine,
+        content,
+        NewExecution {
+            action_ref,
+            parameters,
+            context,
+            id,
+            caused_by_enforcement,
+        },
+        Vec::new(),
+    )?;
+    created.proceed(engine, content).await?;
+    engine.store().flush().await?;
+    Ok(())
+}
+
+/// What to create: see [`create_unflushed`].
+pub(crate) struct NewExecution<'a> {
+    pub(crate) action_ref: &'a str,
+    pub(crate) parameters: Map<String, Value>,
+    pub(crate) context: ExecutionContext,
+    pub(crate) id: String,
+    pub(crate) caused_by_enforcement: Option<String>,
+}
+
+/// An execution written by [`create_unflushed`]: [`Created::proceed`] with it, and flush the
+/// store before acknowledging anything.
+#[must_use = "`proceed` with it, or the execution is never run"]
+pub(crate) struct Created {
+    execution: Execution,
+    /// This call wrote it (rather than finding the same request recorded).
+    inserted: bool,
+}
+
+/// Records a new execution, insert-if-absent by id, and its trace component (with
+/// `trace_components` before it: a rule firing adds its enforcement in the same trace write),
+/// without flushing.
+///
+/// Without a concurrency policy on the action, nothing can delay or cancel the execution, so it
+/// is created `scheduled` at once: its log says `requested` then `scheduled` at the same time,
+/// and it costs one write instead of two. Under a policy it is created `requested` and
+/// [`Created::proceed`] applies the policy.
+///
+/// **Durability.** [`Created::proceed`] may hand the execution to a worker before the creation
+/// is durable, and the caller's flush (which it awaits before answering the API caller or
+/// acking the bus message) then shares its fsync with the worker's. That is safe because a
+/// worker's first write is flushed before the action has any effect: `running` before a process
+/// starts, the end of a `noop` before its message is acked. A flush makes every write before it
+/// durable, so the creation is durable before anything depends on it. A crash before then loses
+/// an execution that never ran; whoever asked it was not answered (the API) or finds its event
+/// still pending and processes it again (rules, see `rules_engine`).
+pub(crate) fn create_unflushed(
+    engine: &Engine,
+    content: &Content,
+    new: NewExecution<'_>,
+    mut trace_components: Vec<(TraceComponentKind, TraceComponent)>,
+) -> Result<Created, EngineError> {
+    let NewExecution {
+        action_ref,
+        parameters,
+        context,
+        id,
+        caused_by_enforcement,
+    } = new;
     let Some((_, action)) = content.action(action_ref) else {
         return Err(EngineError::invalid(format!(
             "unknown action `{action_ref}`"
         )));
     };
     let now = nerve_store::timestamp(chrono::Utc::now());
+    let mut log = vec![StatusChange {
+        status: ExecutionStatus::Requested,
+        timestamp: now.clone(),
+    }];
+    let status = if concurrency_policy(content, action_ref).is_some() {
+        ExecutionStatus::Requested
+    } else {
+        log.push(StatusChange {
+            status: ExecutionStatus::Scheduled,
+            timestamp: now.clone(),
+        });
+        ExecutionStatus::Scheduled
+    };
     let execution = Execution {
         id: id.clone(),
         action: action_ref.to_owned(),
         runner: action.action.runner_type.clone(),
         parameters,
-        status: ExecutionStatus::Requested,
+        status,
         result: None,
         reason: None,
         context: context.clone(),
         start_timestamp: now.clone(),
         end_timestamp: None,
-        log: Vec::new(),
+        log,
         children: Vec::new(),
         worker: None,
     };
     let store = engine.store();
-    store.create_execution(&execution).await?;
+    let inserted = store.create_execution_unflushed(&execution)? == InsertOutcome::Inserted;
     if let Some(trace_id) = &context.trace_id {
         let caused_by = caused_by_enforcement
             .map(|id| nerve_store::CausedBy {
@@ -89,9 +167,7 @@ pub(crate) async fn create_and_schedule(
                         id,
                     })
             });
-        store.add_to_trace(
-            trace_id,
-            context.trace_tag.as_deref().unwrap_or(trace_id),
+        trace_components.push((
             TraceComponentKind::Execution,
             TraceComponent {
                 id: id.clone(),
@@ -99,18 +175,44 @@ pub(crate) async fn create_and_schedule(
                 caused_by,
                 updated_at: now,
             },
+        ));
+        store.add_components_to_trace(
+            trace_id,
+            context.trace_tag.as_deref().unwrap_or(trace_id),
+            trace_components,
         )?;
     }
-    let execution = store
-        .get_execution(&id)?
-        .ok_or_else(|| EngineError::NotFound {
-            kind: "execution",
-            id,
-        })?;
-    if execution.status == ExecutionStatus::Requested {
-        schedule(engine, content, execution).await?;
+    let execution = if inserted {
+        execution
+    } else {
+        store
+            .get_execution(&id)?
+            .ok_or_else(|| EngineError::NotFound {
+                kind: "execution",
+                id,
+            })?
+    };
+    Ok(Created {
+        execution,
+        inserted,
+    })
+}
+
+impl Created {
+    /// Dispatches an execution created `scheduled`, or applies the concurrency policy to a
+    /// `requested` one. An execution that was already recorded (a redelivery) is left where it
+    /// is unless it is still `requested`.
+    pub(crate) async fn proceed(
+        self,
+        engine: &Engine,
+        content: &Content,
+    ) -> Result<(), EngineError> {
+        match self.execution.status {
+            ExecutionStatus::Scheduled if self.inserted => dispatch(engine, &self.execution).await,
+            ExecutionStatus::Requested => schedule(engine, content, self.execution).await,
+            _ => Ok(()),
+        }
     }
-    Ok(())
 }
 
 /// Applies the action's concurrency policy and moves a requested (or delayed) execution on:

@@ -13,7 +13,7 @@ use nerve_model::{Execution, ExecutionStatus, find_runner};
 use nerve_runner::{Interpreter, RunStatus, Stream};
 use nerve_store::StoreError;
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::runtimes::RuntimeStatus;
@@ -28,26 +28,41 @@ const LOCAL_RUNNERS: &[&str] = &[
     "noop",
 ];
 
-/// Starts one consumer per runner queue, sharing the node's concurrency.
+/// Runners that start no process: their executions take slots of
+/// [`EngineConfig::in_process_concurrency`](crate::EngineConfig::in_process_concurrency), not of
+/// `worker_concurrency`, which bounds the processes running at once.
+const IN_PROCESS_RUNNERS: &[&str] = &["http-request", "noop"];
+
+/// Starts one consumer per runner queue: process runners share one concurrency limit,
+/// in-process runners another.
 pub(crate) async fn spawn(engine: &Engine) -> Result<(), EngineError> {
-    let concurrency = engine.inner.config.worker_concurrency;
-    let semaphore = Arc::new(tokio::sync::Semaphore::new(usize::from(concurrency)));
+    let config = &engine.inner.config;
+    let processes = Arc::new(Semaphore::new(usize::from(config.worker_concurrency)));
+    let in_process = Arc::new(Semaphore::new(usize::from(config.in_process_concurrency)));
     for runner in LOCAL_RUNNERS {
+        let (semaphore, concurrency) = if IN_PROCESS_RUNNERS.contains(runner) {
+            (in_process.clone(), config.in_process_concurrency)
+        } else {
+            (processes.clone(), config.worker_concurrency)
+        };
+        // A slot is freed when the action ends and the message acked once its end is durable,
+        // so more messages than slots are held at a time.
+        let prefetch = concurrency.saturating_mul(2);
         let queue = worker_queue(runner)?;
-        let consumer = engine.inner.bus.consume(&queue.name, concurrency).await?;
+        let consumer = engine.inner.bus.consume(&queue.name, prefetch).await?;
         crate::consumer::spawn(
             engine,
             consumer,
-            semaphore.clone(),
-            |engine, delivery| async move {
-                handle(&engine, delivery).await;
+            semaphore,
+            |engine, delivery, slot| async move {
+                handle(&engine, delivery, slot).await;
             },
         );
     }
     Ok(())
 }
 
-async fn handle(engine: &Engine, delivery: Delivery) {
+async fn handle(engine: &Engine, delivery: Delivery, slot: OwnedSemaphorePermit) {
     let execution_id: String = match delivery.decode() {
         Ok(id) => id,
         Err(error) => {
@@ -56,7 +71,7 @@ async fn handle(engine: &Engine, delivery: Delivery) {
             return;
         }
     };
-    match execute(engine, &execution_id).await {
+    match execute(engine, &execution_id, slot).await {
         Ok(()) => {
             let _ = delivery.ack().await;
         }
@@ -67,8 +82,19 @@ async fn handle(engine: &Engine, delivery: Delivery) {
     }
 }
 
-/// Runs one execution at most once.
-async fn execute(engine: &Engine, execution_id: &str) -> Result<(), EngineError> {
+/// Runs one execution at most once. `slot` is held while the action runs.
+///
+/// **Durability.** `running` is flushed before the action starts, so a crash while it runs
+/// leaves it `running`, which recovery marks `abandoned` instead of running it again. The end
+/// (status, result) is flushed before the message is acked. A `noop` run has no effects, so it
+/// skips the flushed `running`: it goes `scheduled → running → succeeded` in one write and
+/// one flush; a crash before that flush leaves it `scheduled`, and running it again after the
+/// restart is indistinguishable from running it once.
+async fn execute(
+    engine: &Engine,
+    execution_id: &str,
+    slot: OwnedSemaphorePermit,
+) -> Result<(), EngineError> {
     let store = engine.store();
     let Some(execution) = store.get_execution(execution_id)? else {
         tracing::warn!(
@@ -95,6 +121,23 @@ async fn execute(engine: &Engine, execution_id: &str) -> Result<(), EngineError>
         }
         _ => return Ok(()),
     }
+    if is_noop(engine, &execution) {
+        let finished = store.transition_path_unflushed(
+            execution_id,
+            &[ExecutionStatus::Running, ExecutionStatus::Succeeded],
+            None,
+            Some(json!({})),
+        );
+        let record = match finished {
+            Ok(record) => record,
+            Err(StoreError::IllegalTransition { .. }) => return Ok(()),
+            Err(error) => return Err(error.into()),
+        };
+        store.flush().await?;
+        drop(slot);
+        after_final(engine, &record.execution).await;
+        return Ok(());
+    }
     let record = match store
         .transition(execution_id, ExecutionStatus::Running, None, None)
         .await
@@ -118,12 +161,25 @@ async fn execute(engine: &Engine, execution_id: &str) -> Result<(), EngineError>
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .remove(execution_id);
+    // The process is gone: its slot can start the next one while the end is recorded.
+    drop(slot);
     let (status, result, reason) = outcome;
     let record = store
         .transition(execution_id, status, reason, Some(result))
         .await?;
     after_final(engine, &record.execution).await;
     Ok(())
+}
+
+/// Whether the execution's action is (still) a `noop`: nothing to run, nothing to undo.
+fn is_noop(engine: &Engine, execution: &Execution) -> bool {
+    let content = engine.content();
+    content
+        .action(&execution.action)
+        .is_some_and(|(_, action)| {
+            let runner = action.action.runner_type.as_str();
+            nerve_model::runner_alias(runner).unwrap_or(runner) == "noop"
+        })
 }
 
 /// Runs the action; every failure of the action itself is an outcome, not an error.

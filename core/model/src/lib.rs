@@ -34,5 +34,5 @@ pub use rule::{ActionInvocation, Criterion, Rule, RuleKind, RuleTrigger};
 pub use runner::{EntryPointRule, RunnerType, builtin_runners, find_runner, runner_alias};
 pub use runtime::{RuntimeDef, VerificationCommand};
 pub use schema::{Schema, SchemaError, SchemaViolation};
-pub use sensor::{SensorType, TriggerTypeSpec};
+pub use sensor::{BUILTIN_RUNTIME, BUILTIN_SENSORS, SensorType, TriggerTypeSpec};
 pub use trigger::{Trigger, TriggerInstance, TriggerType};

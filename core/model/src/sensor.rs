@@ -5,6 +5,13 @@ use serde_json::Value;
 
 use crate::TriggerType;
 
+/// The runtime of sensors built into the `nerve` binary (run as `nerve sensor builtin NAME`,
+/// still one process per sensor).
+pub const BUILTIN_RUNTIME: &str = "builtin";
+
+/// The sensors built into the `nerve` binary, by entry point.
+pub const BUILTIN_SENSORS: &[&str] = &["file_watch"];
+
 /// A sensor: an out-of-process program that emits trigger instances of its trigger types.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SensorType {

@@ -46,6 +46,8 @@ pub enum ChangeKind {
     Policy,
     /// A sensor; `id` is its ref.
     Sensor,
+    /// The schedule state of a timer; `id` is the hash of its trigger key.
+    Timer,
 }
 
 /// Whether the record was written or removed.

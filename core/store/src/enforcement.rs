@@ -72,12 +72,20 @@ impl Store {
         &self,
         enforcement: &RuleEnforcement,
     ) -> Result<EnforcementOutcome> {
-        let outcome = self.record_enforcement_once_nowait(enforcement)?;
+        let outcome = self.record_enforcement_once_unflushed(enforcement)?;
         self.flush().await?;
         Ok(outcome)
     }
 
-    fn record_enforcement_once_nowait(
+    /// [`Store::record_enforcement_once`] without the flush: the caller awaits
+    /// [`Store::flush`] before acknowledging the event (also when the outcome is
+    /// [`EnforcementOutcome::AlreadyExists`]: the existing record may not be durable yet).
+    /// The insert-if-absent is atomic either way, so concurrent deliveries still fire once.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::record_enforcement_once`], without the flush errors.
+    pub fn record_enforcement_once_unflushed(
         &self,
         enforcement: &RuleEnforcement,
     ) -> Result<EnforcementOutcome> {

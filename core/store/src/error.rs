@@ -29,6 +29,13 @@ pub enum StoreError {
         #[source]
         source: sled::Error,
     },
+    /// The thread that flushes the database (see [`crate::Store::flush`]) could not be started.
+    #[error("cannot start the store's flush thread")]
+    FlushThread {
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A read or write on a tree failed.
     #[error("database operation on tree `{tree}` failed")]
     Db {

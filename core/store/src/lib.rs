@@ -9,9 +9,11 @@
 //!
 //! How the invariant is kept:
 //!
-//! * The writes used before an acknowledgement flush themselves ([`Store::flush`] lists them), and
-//!   concurrent flushes share one fsync (group commit, `commit` module), so durability costs one
-//!   fsync per burst rather than per write.
+//! * The writes used before an acknowledgement flush themselves ([`Store::flush`] lists them, and
+//!   their `_unflushed` variants for callers that flush once after several writes), and
+//!   concurrent flushes share one fsync (group commit, `commit` module: one flusher thread that
+//!   lets writers gather under load), so durability costs one fsync per burst rather than per
+//!   write.
 //! * Insert-if-absent operations ([`Store::record_trigger_instance`], [`Store::create_execution`],
 //!   [`Store::record_enforcement_once`]) make redelivered messages harmless: at-least-once
 //!   delivery becomes exactly-once in effect.
@@ -26,6 +28,7 @@
 mod change;
 mod commit;
 mod content;
+mod counts;
 mod enforcement;
 mod error;
 mod execution;
@@ -49,6 +52,7 @@ mod test_support;
 
 pub use change::{Change, ChangeKind, ChangeOp};
 pub use content::{Collection, PackRecord, PutOutcome, RuleRecord, RuleState};
+pub use counts::RecordCounts;
 pub use enforcement::{EnforcementFilter, EnforcementOutcome};
 pub use error::{Result, StoreError, UpdateError};
 pub use execution::{ExecutionFilter, ExecutionRecord, is_legal_transition};

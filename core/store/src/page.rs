@@ -22,12 +22,22 @@ impl<T> Page<T> {
         offset: usize,
         limit: Option<usize>,
     ) -> Result<Self> {
+        Self::try_collect(candidates, |candidate| Ok(keep(candidate)), offset, limit)
+    }
+
+    /// [`Page::collect`] with a `keep` that can fail (it decodes what it looks at).
+    pub(crate) fn try_collect(
+        candidates: impl Iterator<Item = Result<T>>,
+        mut keep: impl FnMut(&T) -> Result<bool>,
+        offset: usize,
+        limit: Option<usize>,
+    ) -> Result<Self> {
         let end = limit.map_or(usize::MAX, |limit| offset.saturating_add(limit));
         let mut items = Vec::new();
         let mut total = 0;
         for candidate in candidates {
             let candidate = candidate?;
-            if !keep(&candidate) {
+            if !keep(&candidate)? {
                 continue;
             }
             if total >= offset && total < end {

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use sled::IVec;
 
 use crate::change::{ChangeKind, ChangeOp};
-use crate::execution::{StoredExecution, index_entries};
+use crate::execution::{StoredExecution, index_entries_with_legacy};
 use crate::id::id_time;
 use crate::output::line_prefix;
 use crate::table::Table;
@@ -256,7 +256,7 @@ impl Store {
             }
             trees
                 .executions_idx
-                .remove(id, &index_entries(execution), &[])?;
+                .remove(id, &index_entries_with_legacy(execution), &[])?;
             trees.output_meta.remove(id.as_bytes())?;
             self.inner
                 .feed

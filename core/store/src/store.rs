@@ -10,7 +10,7 @@
 //! | `enforcements` | `<trigger instance id>:<rule ref>` | `RuleEnforcement` |
 //! | `enforcements_idx` | `rule\0<ref>\0key` | empty |
 //! | `executions` | id | execution + result-file bookkeeping |
-//! | `executions_idx` | `<field>\0<value>\0id` for status, action, rule | empty |
+//! | `executions_idx` | `<field>\0<value>\0id` for action, rule; status while unfinished | empty |
 //! | `output` | `<execution id>\0<seq u64 big-endian>` | `OutputLine` |
 //! | `output_meta` | execution id | dropped-line count |
 //! | `traces` | trace id | `TraceRecord` |
@@ -44,7 +44,6 @@ pub struct Store {
 }
 
 pub(crate) struct Inner {
-    pub(crate) db: sled::Db,
     pub(crate) trees: Trees,
     pub(crate) options: StoreOptions,
     pub(crate) data_dir: PathBuf,
@@ -78,6 +77,7 @@ pub(crate) struct Trees {
     pub(crate) triggers: Table,
     pub(crate) policies: Table,
     pub(crate) sensors: Table,
+    pub(crate) timers: Table,
 }
 
 impl Trees {
@@ -106,6 +106,7 @@ impl Trees {
             triggers: table("triggers")?,
             policies: table("policies")?,
             sensors: table("sensors")?,
+            timers: table("timers")?,
         })
     }
 }
@@ -159,17 +160,17 @@ impl Store {
         let trees = Trees::open(&db)?;
         let cipher = SecretCipher::open(&data_dir.join("keys"), &trees.meta)?;
         let feed = ChangeFeed::new(options.change_feed_capacity);
+        let commit = GroupCommit::start(db.clone())?;
         tracing::debug!(data_dir = %data_dir.display(), recovered = db.was_recovered(), "Store opened.");
         Ok(Store {
             inner: Arc::new(Inner {
-                db,
                 trees,
                 options,
                 data_dir,
                 results_dir,
                 feed,
                 locks: KeyLocks::new(),
-                commit: GroupCommit::new(),
+                commit,
                 cipher,
                 purge_cursors: Mutex::new(PurgeCursors::default()),
             }),
@@ -195,13 +196,17 @@ impl Store {
     /// [`Store::transition`], [`Store::set_rule_enabled`] and the writes of [`crate::Kv`]. The rest
     /// (output lines, traces, content collections, purge) are applied at once and become durable
     /// with the next flush by anyone, or sled's background flush; call this before acknowledging
-    /// them.
+    /// them. So do the `_unflushed` variants of the self-flushing writes
+    /// ([`Store::record_trigger_instance_unflushed`], [`Store::record_enforcement_once_unflushed`],
+    /// [`Store::create_execution_unflushed`], [`Store::transition_unflushed`],
+    /// [`Store::transition_path_unflushed`], [`Store::set_trigger_instance_status_unflushed`]),
+    /// which let a caller make several writes durable with one wait.
     ///
     /// # Errors
     ///
     /// [`StoreError::Flush`] when the write or fsync fails.
     pub async fn flush(&self) -> Result<()> {
-        self.inner.commit.flush(&self.inner.db).await
+        self.inner.commit.flush().await
     }
 
     /// Subscribes to the change feed (see the `change` module docs for ordering and lag).

@@ -39,6 +39,19 @@ impl Table {
         })
     }
 
+    /// Like [`Table::decode`] for types that borrow from `bytes`.
+    pub(crate) fn decode_borrowed<'de, T: serde::Deserialize<'de>>(
+        &self,
+        key: &[u8],
+        bytes: &'de [u8],
+    ) -> Result<T> {
+        serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt {
+            tree: self.name,
+            key: printable_key(key),
+            source,
+        })
+    }
+
     pub(crate) fn encode<T: Serialize>(&self, key: &[u8], value: &T) -> Result<Vec<u8>> {
         serde_json::to_vec(value).map_err(|source| StoreError::Encode {
             tree: self.name,

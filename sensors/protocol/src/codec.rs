@@ -51,7 +51,11 @@ fn decode<T: serde::de::DeserializeOwned>(line: &str) -> Result<T, ProtocolError
     };
     let value: serde_json::Value =
         serde_json::from_str(line).map_err(|e| invalid(format!("not JSON ({e})")))?;
-    let Some(kind) = value.get("type").and_then(|t| t.as_str()).map(str::to_owned) else {
+    let Some(kind) = value
+        .get("type")
+        .and_then(|t| t.as_str())
+        .map(str::to_owned)
+    else {
         return Err(invalid("no `type` field".to_owned()));
     };
     serde_json::from_value(value).map_err(|e| invalid(format!("bad `{kind}` message ({e})")))

@@ -30,6 +30,9 @@ Suites:
            webhook -> core.noop execution recorded (5,000 events)  >= 10,000 events/s
            event -> action start, p50 / p99                        2 ms / 10 ms
            core.local cmd=true executions/s vs raw fork+exec+wait  >= 50 %
+           sensor dispatch -> trigger instance recorded (1 sensor)  >= 20,000 events/s
+           sensor SIGKILL -> new process ready                      (no target; printed)
+  sensors  Only the sensor figures of `up`.
   all    Every suite with its defaults.
 
 Figures are medians over rounds measured in one run; ratios are computed within the run.";
@@ -47,6 +50,9 @@ enum Suite {
     /// executions/s ≥ 50 % of the raw loop's rate. Build the server first:
     /// `cargo build --release --bin nerve`.
     Up(up::Args),
+    /// Only the sensor figures of `up`: dispatch → trigger instance throughput from one sensor
+    /// process (target ≥ 20,000 events/s) and SIGKILL → new sensor process ready.
+    Sensors(up::Args),
     /// Every suite above, each with its defaults.
     All,
 }
@@ -55,6 +61,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().suite {
         Suite::Rules(args) => rules::run(&args),
         Suite::Up(args) => up::run(&args),
+        Suite::Sensors(args) => up::run_sensors(&args),
         Suite::All => {
             rules::run(&defaults::<rules::Args>())?;
             up::run(&defaults::<up::Args>())

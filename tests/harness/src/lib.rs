@@ -254,6 +254,28 @@ impl NerveServer {
         let _ = self.child.wait();
     }
 
+    /// Stops the server with SIGTERM (a clean shutdown) and waits for it to exit.
+    ///
+    /// # Panics
+    /// When it does not exit within [`COMMAND_DEADLINE`].
+    pub fn stop(mut self) {
+        #[allow(clippy::disallowed_methods)]
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + COMMAND_DEADLINE;
+        loop {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "`nerve up` did not exit within {COMMAND_DEADLINE:?} of SIGTERM"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// What the server logged on stderr so far (it runs with `RUST_LOG=debug`).
     pub fn logs(&self) -> String {
         self.stderr

@@ -9,8 +9,8 @@ use crate::auth::{ApiKeyCreated, ApiKeyInfo};
 use crate::dto::{
     ActionDto, ActionParametersDto, ApiKeyCreateBody, DisableRuleBody, EnforcementDto,
     ExecutionDto, KeyDto, KeySetBody, OutputLineDto, PackDto, PackRegistrationDto,
-    RegisterPackBody, RerunBody, RuleDto, RunBody, TraceDto, TriggerDto, TriggerInstanceDto,
-    TriggerTypeDto, VersionDto,
+    RegisterPackBody, RerunBody, RuleDto, RunBody, SensorLogLineDto, SensorTypeDto, TraceDto,
+    TriggerDto, TriggerInstanceDto, TriggerTypeDto, VersionDto,
 };
 use crate::routes::output::{OUTPUT_END_EVENT, OUTPUT_EVENT};
 
@@ -396,6 +396,73 @@ impl Client {
             Method::POST,
             &format!("/triggerinstances/{}/re_emit", encode(id)),
             None,
+            None,
+        )
+        .await
+    }
+
+    // --- Sensors -----------------------------------------------------------------------------
+
+    /// Sensor types with their status, in ref order.
+    ///
+    /// # Errors
+    ///
+    /// Transport failures and error answers.
+    pub async fn list_sensors(
+        &self,
+        query: &ListQuery,
+    ) -> Result<Page<SensorTypeDto>, ClientError> {
+        self.list("/sensortypes", query).await
+    }
+
+    /// One sensor type with its status.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Http`] 404 for an unknown ref.
+    pub async fn get_sensor(&self, sensor_ref: &str) -> Result<SensorTypeDto, ClientError> {
+        self.call(
+            Method::GET,
+            &format!("/sensortypes/{}", encode(sensor_ref)),
+            None,
+            None,
+        )
+        .await
+    }
+
+    /// Asks the server to restart a sensor; returns its status right after asking.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Http`] 404 for an unknown ref, 409 for a sensor that does not run.
+    pub async fn restart_sensor(&self, sensor_ref: &str) -> Result<SensorTypeDto, ClientError> {
+        self.call(
+            Method::POST,
+            &format!("/sensortypes/{}/restart", encode(sensor_ref)),
+            None,
+            None,
+        )
+        .await
+    }
+
+    /// The kept tail of a sensor's log, oldest first: the last `tail` lines, or all kept ones.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Http`] 404 for an unknown ref.
+    pub async fn sensor_logs(
+        &self,
+        sensor_ref: &str,
+        tail: Option<usize>,
+    ) -> Result<Vec<SensorLogLineDto>, ClientError> {
+        let query: Vec<(&str, String)> = tail
+            .map(|tail| ("tail", tail.to_string()))
+            .into_iter()
+            .collect();
+        self.call(
+            Method::GET,
+            &format!("/sensortypes/{}/logs", encode(sensor_ref)),
+            Some(&query),
             None,
         )
         .await

@@ -12,6 +12,7 @@ mod execution;
 mod key;
 mod pack;
 mod rule;
+mod sensor;
 mod trace;
 mod trigger;
 
@@ -25,5 +26,6 @@ pub use execution::{ExecutionActionDto, ExecutionDto, OutputLineDto, Secrets, St
 pub use key::{KeyDto, KeySetBody};
 pub use pack::{PackDto, PackRegistrationDto};
 pub use rule::RuleDto;
+pub use sensor::{SensorExitDto, SensorLogLineDto, SensorStatusDto, SensorTypeDto};
 pub use trace::{TraceComponentDto, TraceDto};
 pub use trigger::{TriggerDto, TriggerInstanceDto, TriggerTypeDto};

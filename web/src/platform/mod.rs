@@ -1,6 +1,6 @@
 //! The `Platform` trait: what the API needs from the running engine beyond plain store reads
 //! (emitting events, running and cancelling executions, loading packs and rules, the webhook
-//! table), and the plain data it exchanges.
+//! table, sensor status), and the plain data it exchanges.
 //!
 //! The server binary implements it over the engine; tests implement it with a fake. The trait is
 //! object-safe (`Arc<dyn Platform>`) and every method returns a boxed `Send` future, so an
@@ -21,6 +21,7 @@ use serde_json::{Map, Value};
 
 pub use types::{
     ActionView, Diagnostic, EmitRequest, MetricSample, PackRegistration, RuleSource, RunRequest,
+    SensorExitView, SensorLogLine, SensorRunState, SensorStatusView, SensorTriggerView, SensorView,
     WebhookTarget,
 };
 
@@ -211,6 +212,34 @@ pub trait Platform: Send + Sync + 'static {
 
     /// Every trigger type, built-in ones included.
     fn trigger_types(&self) -> BoxFuture<'_, PlatformResult<Vec<TriggerType>>>;
+
+    /// Every sensor type with its status, in ref order. A sensor type the host does not run has
+    /// the state `idle` (with the reason) or `disabled`.
+    fn sensors(&self) -> BoxFuture<'_, PlatformResult<Vec<SensorView>>>;
+
+    /// One sensor type with its status; `Ok(None)` when there is none with this ref.
+    fn sensor<'a>(
+        &'a self,
+        sensor_ref: &'a str,
+    ) -> BoxFuture<'a, PlatformResult<Option<SensorView>>>;
+
+    /// Asks the sensor host to restart a sensor now (also ending a backoff wait); returns the
+    /// sensor as it is right after asking (the restart itself happens in the background).
+    ///
+    /// Errors: `NotFound` for an unknown sensor, `Conflict` (saying why) for one that does not
+    /// run.
+    fn restart_sensor<'a>(
+        &'a self,
+        sensor_ref: &'a str,
+    ) -> BoxFuture<'a, PlatformResult<SensorView>>;
+
+    /// The kept tail of a sensor's log, oldest first (empty for a sensor that does not run).
+    ///
+    /// Errors: `NotFound` for an unknown sensor.
+    fn sensor_logs<'a>(
+        &'a self,
+        sensor_ref: &'a str,
+    ) -> BoxFuture<'a, PlatformResult<Vec<SensorLogLine>>>;
 
     /// Extra Prometheus samples the platform keeps (queue depths, sensor restarts, ...), added to
     /// what `/metrics` computes from the store. Must be cheap: it is called on every scrape.

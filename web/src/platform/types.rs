@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use nerve_model::{Action, ParamMap, RunnerType};
+use nerve_model::{Action, ParamMap, RunnerType, SensorType};
 use nerve_store::PackRecord;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -122,4 +122,160 @@ pub struct MetricSample {
     pub labels: Vec<(String, String)>,
     /// The value.
     pub value: f64,
+}
+
+/// A sensor type with how it runs on this node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SensorView {
+    /// The sensor type as loaded from its pack.
+    pub sensor: SensorType,
+    /// Refs of the trigger types it emits (`pack.name`).
+    pub trigger_types: Vec<String>,
+    /// How it runs (or why it does not).
+    pub status: SensorStatusView,
+}
+
+/// Where a sensor is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SensorRunState {
+    /// Not running: no enabled rule uses its trigger types (see the status's `reason`).
+    Idle,
+    /// Not running: `enabled: false` in its metadata.
+    Disabled,
+    /// Started, waiting for `ready`.
+    Starting,
+    /// Answered `ready`.
+    Running,
+    /// Died or hung; waiting to restart.
+    Backoff,
+    /// Its runtime is missing on this node (`last_error` has the hint).
+    Unavailable,
+    /// Stopped by the host.
+    Stopped,
+}
+
+impl SensorRunState {
+    /// The wire name: `idle`, `disabled`, `starting`, `running`, `backoff`, `unavailable`,
+    /// `stopped`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Idle => "idle",
+            Self::Disabled => "disabled",
+            Self::Starting => "starting",
+            Self::Running => "running",
+            Self::Backoff => "backoff",
+            Self::Unavailable => "unavailable",
+            Self::Stopped => "stopped",
+        }
+    }
+
+    /// Whether the sensor host supervises it (every state but `idle` and `disabled`).
+    pub fn is_supervised(self) -> bool {
+        !matches!(self, Self::Idle | Self::Disabled)
+    }
+}
+
+/// The status of a sensor: what the sensor host reports, or why it does not run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SensorStatusView {
+    /// State.
+    pub state: SensorRunState,
+    /// Why it does not run (`idle`, `disabled`).
+    pub reason: Option<String>,
+    /// The runtime it runs on.
+    pub runtime: String,
+    /// Command line, when the host has one.
+    pub command: Option<String>,
+    /// Process id while a process exists.
+    pub pid: Option<u32>,
+    /// When the current process started, RFC 3339.
+    pub started_at: Option<String>,
+    /// Protocol version it answered with.
+    pub protocol: Option<u32>,
+    /// Processes started after the first.
+    pub restarts: u64,
+    /// When the next restart happens, in backoff (RFC 3339).
+    pub next_restart_at: Option<String>,
+    /// The last process end.
+    pub last_exit: Option<SensorExitView>,
+    /// The last error (spawn failure, hang, protocol error, missing runtime).
+    pub last_error: Option<String>,
+    /// Problems of its configuration (e.g. invalid trigger parameters of a rule).
+    pub problems: Vec<String>,
+    /// The triggers sent to it.
+    pub triggers: Vec<SensorTriggerView>,
+    /// Dispatches recorded.
+    pub dispatched: u64,
+    /// Dispatches refused.
+    pub rejected: u64,
+    /// Lines on stdout that were not protocol messages.
+    pub invalid_lines: u64,
+    /// Log lines not forwarded to the server log because of the rate limit.
+    pub log_suppressed: u64,
+}
+
+impl SensorStatusView {
+    /// The status of a sensor the host does not run.
+    pub fn not_running(state: SensorRunState, runtime: &str, reason: impl Into<String>) -> Self {
+        Self {
+            state,
+            reason: Some(reason.into()),
+            runtime: runtime.to_owned(),
+            command: None,
+            pid: None,
+            started_at: None,
+            protocol: None,
+            restarts: 0,
+            next_restart_at: None,
+            last_exit: None,
+            last_error: None,
+            problems: Vec::new(),
+            triggers: Vec::new(),
+            dispatched: 0,
+            rejected: 0,
+            invalid_lines: 0,
+            log_suppressed: 0,
+        }
+    }
+}
+
+/// How a sensor process ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SensorExitView {
+    /// Exit code, or minus the signal number; `None` if it could not be reaped.
+    pub exit_code: Option<i32>,
+    /// When, RFC 3339.
+    pub at: String,
+    /// Why the host thinks it ended.
+    pub reason: String,
+}
+
+/// A trigger sent to a sensor (StackStorm's trigger dict).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SensorTriggerView {
+    /// Stable id.
+    pub id: String,
+    /// Trigger ref.
+    pub trigger_ref: String,
+    /// Name.
+    pub name: String,
+    /// Pack.
+    pub pack: String,
+    /// Trigger type ref.
+    pub trigger_type: String,
+    /// Parameters.
+    pub parameters: Map<String, Value>,
+}
+
+/// One line of a sensor's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SensorLogLine {
+    /// When, RFC 3339.
+    pub at: String,
+    /// `stderr`, `log` (a protocol `log` message) or `host` (the host about the sensor).
+    pub source: String,
+    /// Level (`info` for stderr).
+    pub level: String,
+    /// The text.
+    pub message: String,
 }

@@ -2,16 +2,16 @@
 //! enforcements, content counts, flushes) plus whatever the platform reports.
 //!
 //! Authenticated like the rest of the API (Prometheus can send the admin token or an API key as
-//! `Authorization: Bearer`). The counts walk the store, so each scrape costs a scan; scrape every
-//! 15 s or slower on large stores.
+//! `Authorization: Bearer`). The counts walk the store once (reading only each execution's
+//! status, see `Store::record_counts`), so a scrape costs time linear in the store's size;
+//! scrape every 15 s or slower on large stores.
 
 use std::fmt::Write as _;
 
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use nerve_model::ExecutionStatus;
-use nerve_store::{EnforcementFilter, ExecutionFilter, Store, TriggerInstanceFilter};
+use nerve_store::Store;
 
 use crate::dto::Fault;
 use crate::error::{AppError, AppResult};
@@ -61,43 +61,26 @@ fn gauge(name: &str, help: &str, labels: &[(&str, &str)], value: usize) -> Metri
 
 fn store_samples(store: &Store) -> AppResult<Vec<MetricSample>> {
     let mut samples = Vec::new();
-    for status in ExecutionStatus::ALL {
-        let filter = ExecutionFilter {
-            status: Some(status),
-            limit: Some(0),
-            ..ExecutionFilter::default()
-        };
-        let total = store.list_executions(&filter)?.total;
+    let counts = store.record_counts()?;
+    for (status, total) in &counts.executions {
         samples.push(gauge(
             "nerve_executions",
             "Executions in the store by status.",
             &[("status", status.as_str())],
-            total,
+            *total,
         ));
     }
-    let events = store
-        .list_trigger_instances(&TriggerInstanceFilter {
-            limit: Some(0),
-            ..TriggerInstanceFilter::default()
-        })?
-        .total;
     samples.push(gauge(
         "nerve_trigger_instances",
         "Trigger instances (events) in the store.",
         &[],
-        events,
+        counts.trigger_instances,
     ));
-    let enforcements = store
-        .list_enforcements(&EnforcementFilter {
-            limit: Some(0),
-            ..EnforcementFilter::default()
-        })?
-        .total;
     samples.push(gauge(
         "nerve_rule_enforcements",
         "Rule enforcements in the store.",
         &[],
-        enforcements,
+        counts.enforcements,
     ));
     let content = [
         ("packs", store.packs().len()),

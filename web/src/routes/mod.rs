@@ -17,6 +17,7 @@ pub(crate) mod output;
 pub(crate) mod packs;
 pub(crate) mod root;
 pub(crate) mod rules;
+pub(crate) mod sensors;
 pub(crate) mod stream;
 pub(crate) mod traces;
 pub(crate) mod trigger_instances;
@@ -200,6 +201,26 @@ pub(crate) fn table() -> Vec<Route> {
             "/api/v1/triggerinstances/{id}/re_emit",
             Authenticated,
             trigger_instances::re_emit,
+        ),
+        // Sensors.
+        Route::new(Get, "/api/v1/sensortypes", Authenticated, sensors::list),
+        Route::new(
+            Get,
+            "/api/v1/sensortypes/{ref}",
+            Authenticated,
+            sensors::get,
+        ),
+        Route::new(
+            Post,
+            "/api/v1/sensortypes/{ref}/restart",
+            Authenticated,
+            sensors::restart,
+        ),
+        Route::new(
+            Get,
+            "/api/v1/sensortypes/{ref}/logs",
+            Authenticated,
+            sensors::logs,
         ),
         // Executions.
         Route::new(Get, "/api/v1/executions", Authenticated, executions::list),

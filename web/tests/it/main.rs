@@ -10,6 +10,7 @@ mod keys;
 mod misc;
 mod openapi;
 mod rules;
+mod sensors;
 mod stream;
 mod support;
 mod webhooks;

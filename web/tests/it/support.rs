@@ -11,15 +11,16 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use chrono::Utc;
 use nerve_model::{
-    Action, Execution, ExecutionContext, ExecutionStatus, PackMeta, ParamMap, Rule, TriggerType,
-    find_runner, parameters_schema,
+    Action, Execution, ExecutionContext, ExecutionStatus, PackMeta, ParamMap, Rule, SensorType,
+    TriggerType, find_runner, parameters_schema,
 };
 use nerve_store::{
     PackRecord, RuleRecord, Store, StoreOptions, TriggerInstanceRecord, new_id, timestamp,
 };
 use nerve_web::{
     ActionView, AppState, Auth, BoxFuture, Diagnostic, EmitRequest, MetricSample, PackRegistration,
-    Platform, PlatformError, PlatformResult, RuleSource, RunRequest, WebhookTarget,
+    Platform, PlatformError, PlatformResult, RuleSource, RunRequest, SensorLogLine, SensorRunState,
+    SensorStatusView, SensorTriggerView, SensorView, WebhookTarget,
 };
 use serde_json::{Map, Value, json};
 use tempfile::TempDir;
@@ -36,6 +37,7 @@ pub struct Calls {
     pub runs: Vec<RunRequest>,
     pub rule_sources: Vec<RuleSource>,
     pub registered: Vec<PathBuf>,
+    pub restarted: Vec<String>,
 }
 
 /// A platform over the real store that validates a little and records every call.
@@ -43,6 +45,8 @@ pub struct FakePlatform {
     pub store: Store,
     pub actions: HashMap<String, ActionView>,
     pub hooks: HashMap<String, String>,
+    /// Sensors by ref: `demo.Ticker` runs, `demo.Idle` does not.
+    pub sensors: Mutex<Vec<SensorView>>,
     pub calls: Mutex<Calls>,
 }
 
@@ -77,6 +81,62 @@ pub fn secret_action() -> ActionView {
     }
 }
 
+/// Two sensors of pack `demo`: `demo.Ticker` running (pid 4242, one trigger with parameters),
+/// `demo.Idle` not running; and `other.Off`, disabled.
+pub fn fake_sensors() -> Vec<SensorView> {
+    let sensor = |pack: &str, class_name: &str, enabled: bool| SensorType {
+        class_name: class_name.into(),
+        entry_point: format!("{}.sh", class_name.to_ascii_lowercase()),
+        pack: pack.into(),
+        description: Some(format!("{class_name} sensor")),
+        enabled,
+        poll_interval: None,
+        trigger_types: Vec::new(),
+        runtime: Some("shell".into()),
+    };
+    let mut running = SensorStatusView::not_running(SensorRunState::Running, "shell", "");
+    running.reason = None;
+    running.command = Some("/bin/sh ticker.sh".into());
+    running.pid = Some(4242);
+    running.started_at = Some("2024-05-01T10:00:00.000Z".into());
+    running.protocol = Some(1);
+    running.dispatched = 7;
+    running.rejected = 1;
+    running.triggers = vec![SensorTriggerView {
+        id: "0123456789abcdef".into(),
+        trigger_ref: "demo.tick_0123456789ab".into(),
+        name: "tick_0123456789ab".into(),
+        pack: "demo".into(),
+        trigger_type: "demo.tick".into(),
+        parameters: json!({"every": 5}).as_object().unwrap().clone(),
+    }];
+    vec![
+        SensorView {
+            sensor: sensor("demo", "Ticker", true),
+            trigger_types: vec!["demo.tick".into()],
+            status: running,
+        },
+        SensorView {
+            sensor: sensor("demo", "Idle", true),
+            trigger_types: vec!["demo.idle".into()],
+            status: SensorStatusView::not_running(
+                SensorRunState::Idle,
+                "shell",
+                "no enabled rule uses its trigger types",
+            ),
+        },
+        SensorView {
+            sensor: sensor("other", "Off", false),
+            trigger_types: vec!["other.off".into()],
+            status: SensorStatusView::not_running(
+                SensorRunState::Disabled,
+                "shell",
+                "the sensor is disabled",
+            ),
+        },
+    ]
+}
+
 impl FakePlatform {
     pub fn new(store: Store) -> Self {
         let view = secret_action();
@@ -84,6 +144,7 @@ impl FakePlatform {
             store,
             actions: HashMap::from([(view.action.action_ref(), view)]),
             hooks: HashMap::from([("deploy".to_owned(), "core.webhook_deploy".to_owned())]),
+            sensors: Mutex::new(fake_sensors()),
             calls: Mutex::new(Calls::default()),
         }
     }
@@ -409,6 +470,75 @@ impl Platform for FakePlatform {
                 payload_schema: None,
                 tags: Vec::new(),
             }])
+        })
+    }
+
+    fn sensors(&self) -> BoxFuture<'_, PlatformResult<Vec<SensorView>>> {
+        Box::pin(async move { Ok(self.sensors.lock().unwrap().clone()) })
+    }
+
+    fn sensor<'a>(
+        &'a self,
+        sensor_ref: &'a str,
+    ) -> BoxFuture<'a, PlatformResult<Option<SensorView>>> {
+        Box::pin(async move {
+            Ok(self
+                .sensors
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|view| view.sensor.sensor_ref() == sensor_ref)
+                .cloned())
+        })
+    }
+
+    fn restart_sensor<'a>(
+        &'a self,
+        sensor_ref: &'a str,
+    ) -> BoxFuture<'a, PlatformResult<SensorView>> {
+        Box::pin(async move {
+            let mut sensors = self.sensors.lock().unwrap();
+            let Some(view) = sensors
+                .iter_mut()
+                .find(|view| view.sensor.sensor_ref() == sensor_ref)
+            else {
+                return Err(PlatformError::not_found("sensor", sensor_ref));
+            };
+            if !view.status.state.is_supervised() {
+                return Err(PlatformError::conflict(format!(
+                    "sensor `{sensor_ref}` is not running: {}",
+                    view.status.reason.clone().unwrap_or_default()
+                )));
+            }
+            self.calls().restarted.push(sensor_ref.to_owned());
+            view.status.restarts += 1;
+            Ok(view.clone())
+        })
+    }
+
+    fn sensor_logs<'a>(
+        &'a self,
+        sensor_ref: &'a str,
+    ) -> BoxFuture<'a, PlatformResult<Vec<SensorLogLine>>> {
+        Box::pin(async move {
+            let sensors = self.sensors.lock().unwrap();
+            let Some(view) = sensors
+                .iter()
+                .find(|view| view.sensor.sensor_ref() == sensor_ref)
+            else {
+                return Err(PlatformError::not_found("sensor", sensor_ref));
+            };
+            if !view.status.state.is_supervised() {
+                return Ok(Vec::new());
+            }
+            Ok((1..=3)
+                .map(|n| SensorLogLine {
+                    at: format!("2024-05-01T10:00:0{n}.000Z"),
+                    source: if n == 1 { "host" } else { "stderr" }.into(),
+                    level: "info".into(),
+                    message: format!("line {n}"),
+                })
+                .collect())
         })
     }
 

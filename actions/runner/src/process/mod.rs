@@ -11,6 +11,7 @@
 //! It deliberately knows nothing about actions, parameters or result shapes; the runners do.
 
 mod capture;
+mod interactive;
 
 use std::ffi::OsString;
 use std::io;
@@ -28,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use capture::{Captured, OutputLimits};
 use capture::{ReaderStop, read_stream};
+pub use interactive::{Interactive, Pipes, spawn_interactive};
 
 /// How long to keep waiting for new output after the process is gone (or SIGKILLed) before
 /// giving up on descendants that still hold the pipes open. What is already in the pipes is
@@ -212,10 +214,9 @@ pub async fn run_process(
     cancel: &CancellationToken,
 ) -> Result<Finished, SpawnError> {
     check_input(&spawn)?;
-    if !tokio::fs::metadata(&spawn.cwd)
-        .await
-        .is_ok_and(|meta| meta.is_dir())
-    {
+    // A plain `stat`, not `tokio::fs`: that hands the call to the blocking pool, and the hop cost
+    // more than the call itself on every execution.
+    if !std::fs::metadata(&spawn.cwd).is_ok_and(|meta| meta.is_dir()) {
         return Err(SpawnError::Cwd { cwd: spawn.cwd });
     }
 

@@ -8,3 +8,4 @@ mod durability;
 mod policies;
 mod rules;
 mod runs;
+mod timers;

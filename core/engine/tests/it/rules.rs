@@ -180,10 +180,11 @@ async fn completion_emits_the_action_trigger_with_secrets_masked() {
             .list_trigger_instances(&nerve_store::TriggerInstanceFilter::default())
             .unwrap()
             .items;
-        if let Some(event) = events
-            .into_iter()
-            .find(|e| e.trigger == "core.st2.generic.actiontrigger")
-        {
+        // Only this execution's: the pack's sensor may fire other executions meanwhile.
+        if let Some(event) = events.into_iter().find(|e| {
+            e.trigger == "core.st2.generic.actiontrigger"
+                && e.payload["execution_id"] == json!(execution.id)
+        }) {
             break event;
         }
         tokio::time::timeout_at(deadline, changes.recv())
@@ -293,4 +294,63 @@ async fn http_action_calls_a_local_server() {
     assert_eq!(result["body"], json!({"ok": true}));
     let request = server.await.unwrap();
     assert!(request.starts_with("GET /hook HTTP/1.1"), "{request}");
+}
+
+/// A rule firing `core.noop`: the execution is created `scheduled` (no policy can hold it back),
+/// the worker records `running` and `succeeded` together, the event ends `processed`, and the
+/// trace holds the event, the enforcement and the execution.
+#[tokio::test]
+async fn a_fired_noop_is_recorded_through_every_status() {
+    let env = TestEnv::start(&[]).await;
+    let rule: Rule = serde_json::from_value(json!({
+        "name": "on_noop", "pack": "tests", "enabled": true,
+        "trigger": {"type": "core.st2.webhook", "parameters": {"url": "noop"}},
+        "action": {"ref": "core.noop"}
+    }))
+    .unwrap();
+    env.engine.create_rule(rule).await.unwrap();
+    let event = env
+        .engine
+        .emit(&webhook_key("noop"), json!({"body": {}}), None)
+        .await
+        .unwrap();
+    let executions = env.wait_for_executions(1, |e| e.status.is_final()).await;
+    let execution = &executions[0];
+    let statuses: Vec<ExecutionStatus> = execution.log.iter().map(|entry| entry.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            ExecutionStatus::Requested,
+            ExecutionStatus::Scheduled,
+            ExecutionStatus::Running,
+            ExecutionStatus::Succeeded
+        ],
+        "{execution:#?}"
+    );
+    assert_eq!(execution.result, Some(json!({})));
+    let mut changes = env.store.subscribe();
+    let deadline = tokio::time::Instant::now() + crate::support::DEADLINE;
+    while env
+        .store
+        .trigger_instance(&event.id)
+        .unwrap()
+        .unwrap()
+        .status
+        != nerve_model::TriggerInstanceStatus::Processed
+    {
+        tokio::time::timeout_at(deadline, changes.recv())
+            .await
+            .expect("the event is marked processed")
+            .ok();
+    }
+    let trace = env.store.get_trace(&event.id).unwrap().unwrap();
+    assert_eq!(
+        (
+            trace.trigger_instances.len(),
+            trace.rule_enforcements.len(),
+            trace.executions.len()
+        ),
+        (1, 1, 1)
+    );
+    assert_eq!(trace.executions[0].id, execution.id);
 }

@@ -24,8 +24,9 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use nerve_model::{
-    Action, ParamMap, Policy, PolicyType, Rule, RunnerType, RuntimeDef, Schema, SensorType,
-    TriggerType, find_runner, merge_runner_parameters, parameters_schema, runner_alias,
+    Action, BUILTIN_RUNTIME, BUILTIN_SENSORS, ParamMap, Policy, PolicyType, Rule, RunnerType,
+    RuntimeDef, Schema, SensorType, TriggerType, find_runner, merge_runner_parameters,
+    parameters_schema, runner_alias,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;

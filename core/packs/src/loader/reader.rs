@@ -437,12 +437,31 @@ impl PackReader {
                     format!("poll_interval must be positive, got {interval}"),
                 ));
             }
-            let entry_point = self.resolve_entry_point(
-                &doc,
-                "sensors",
-                &sensor.entry_point,
-                &[key("entry_point")],
-            );
+            let entry_point = if sensor.runtime.as_deref() == Some(BUILTIN_RUNTIME) {
+                // Built into the nerve binary: the entry point names the sensor, not a file.
+                if BUILTIN_SENSORS.contains(&sensor.entry_point.as_str()) {
+                    Some(std::path::PathBuf::from(&sensor.entry_point))
+                } else {
+                    self.diagnostics.push(Diagnostic::error(
+                        &file,
+                        doc.span(&[key("entry_point")]),
+                        "entry_point",
+                        format!(
+                            "`{}` is not a built-in sensor (built-in: {})",
+                            sensor.entry_point,
+                            BUILTIN_SENSORS.join(", ")
+                        ),
+                    ));
+                    None
+                }
+            } else {
+                self.resolve_entry_point(
+                    &doc,
+                    "sensors",
+                    &sensor.entry_point,
+                    &[key("entry_point")],
+                )
+            };
             for (index, spec) in sensor.trigger_types.iter().enumerate() {
                 let prefix = [key("trigger_types"), PathSegment::Index(index)];
                 if let Some(loaded) =

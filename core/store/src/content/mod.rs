@@ -58,6 +58,12 @@ impl Store {
     pub fn sensors(&self) -> Collection<SensorType> {
         Collection::new(self, &self.inner.trees.sensors, ChangeKind::Sensor)
     }
+
+    /// Timer schedule states (`core.st2.*Timer` triggers), kept so a restart resumes each
+    /// timer's schedule: JSON chosen by the engine, keyed by a hash of the trigger key.
+    pub fn timers(&self) -> Collection<serde_json::Value> {
+        Collection::new(self, &self.inner.trees.timers, ChangeKind::Timer)
+    }
 }
 
 #[cfg(test)]

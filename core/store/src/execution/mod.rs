@@ -7,12 +7,14 @@
 mod result;
 mod transition;
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use nerve_model::{Execution, ExecutionStatus, StatusChange};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sled::IVec;
 
 pub use transition::is_legal_transition;
 
@@ -74,26 +76,62 @@ pub struct ExecutionFilter {
     pub offset: usize,
 }
 
+/// The fields an [`ExecutionFilter`] looks at, read from a stored record without decoding the
+/// rest: strings are borrowed from the record's bytes where they have no escapes, and
+/// parameters, result, log and the rest are skipped by the parser. Filtering (and counting
+/// matches for `X-Total-Count` and `/metrics`) so costs a skim of each candidate record; only the
+/// records on the requested page are decoded in full.
+#[derive(Deserialize)]
+struct FilterView<'a> {
+    #[serde(borrow)]
+    execution: ExecutionView<'a>,
+}
+
+#[derive(Deserialize)]
+struct ExecutionView<'a> {
+    #[serde(borrow)]
+    action: Cow<'a, str>,
+    status: ExecutionStatus,
+    #[serde(borrow)]
+    start_timestamp: Cow<'a, str>,
+    #[serde(borrow, default)]
+    context: ContextView<'a>,
+}
+
+#[derive(Default, Deserialize)]
+struct ContextView<'a> {
+    #[serde(borrow, default)]
+    user: Cow<'a, str>,
+    #[serde(borrow, default)]
+    trigger_instance: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    rule: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    parent: Option<Cow<'a, str>>,
+}
+
 impl ExecutionFilter {
-    fn matches(&self, execution: &Execution) -> bool {
+    fn matches(&self, execution: &ExecutionView<'_>) -> bool {
         let context = &execution.context;
-        let same = |wanted: &Option<String>, actual: Option<&String>| {
-            wanted.as_ref().is_none_or(|wanted| actual == Some(wanted))
+        let same = |wanted: &Option<String>, actual: Option<&str>| {
+            wanted
+                .as_deref()
+                .is_none_or(|wanted| actual == Some(wanted))
         };
         same(&self.action, Some(&execution.action))
             && self.status.is_none_or(|status| execution.status == status)
-            && same(&self.rule, context.rule.as_ref())
-            && same(&self.trigger_instance, context.trigger_instance.as_ref())
-            && same(&self.parent, context.parent.as_ref())
+            && same(&self.rule, context.rule.as_deref())
+            && same(&self.trigger_instance, context.trigger_instance.as_deref())
+            && same(&self.parent, context.parent.as_deref())
             && same(&self.user, Some(&context.user))
             && within(&execution.start_timestamp, self.since, self.until)
     }
 
-    /// The most selective indexed field that is set.
     /// The most selective index for this filter. Unfinished statuses hold few executions at any
     /// time (the scheduler asks "which are delayed/running?" after every completion), so they win
-    /// over rule and action, which grow without bound; final statuses are the largest sets, so
-    /// they lose to rule and action.
+    /// over rule and action, which grow without bound. Final statuses are not indexed (see
+    /// [`index_entries`]): a filter on one alone scans, which costs about what walking its index
+    /// would, since most executions are finished.
     fn index_entry(&self) -> Option<Entry<'_>> {
         let live_status = self
             .status
@@ -102,21 +140,33 @@ impl ExecutionFilter {
         live_status
             .or_else(|| self.rule.as_deref().map(|rule| ("rule", rule)))
             .or_else(|| self.action.as_deref().map(|action| ("action", action)))
-            .or_else(|| self.status.map(|status| ("status", status.as_str())))
     }
 }
 
-/// The (field, value) pairs an execution is indexed under: status, action and rule. Each entry
-/// costs a sled write on creation (and status ones on every transition), so the other filters
-/// (trigger instance, parent, user, time) scan newest first instead: a workflow's children are in
-/// the parent's `children`, and an event's executions are in its enforcements.
+/// The (field, value) pairs an execution is indexed under: action, rule, and its status while
+/// it is unfinished (what recovery, the scheduler's policies and "what is running?" ask for).
+/// Each entry costs a sled write, so finished statuses are left out: finishing an execution then
+/// costs one index removal instead of a removal and an insert, and the largest index set is not
+/// kept at all. The other filters (trigger instance, parent, user, time) scan newest first: a
+/// workflow's children are in the parent's `children`, and an event's executions are in its
+/// enforcements.
 pub(crate) fn index_entries(execution: &Execution) -> Vec<Entry<'_>> {
-    let mut entries = vec![
-        ("status", execution.status.as_str()),
-        ("action", execution.action.as_str()),
-    ];
+    let mut entries = vec![("action", execution.action.as_str())];
+    if !execution.status.is_final() {
+        entries.push(("status", execution.status.as_str()));
+    }
     if let Some(rule) = execution.context.rule.as_deref() {
         entries.push(("rule", rule));
+    }
+    entries
+}
+
+/// [`index_entries`] plus the status entry a finished execution had before final statuses
+/// stopped being indexed: what removing the execution must remove.
+pub(crate) fn index_entries_with_legacy(execution: &Execution) -> Vec<Entry<'_>> {
+    let mut entries = index_entries(execution);
+    if execution.status.is_final() {
+        entries.push(("status", execution.status.as_str()));
     }
     entries
 }
@@ -155,27 +205,42 @@ impl Store {
     /// [`StoreError::Conflict`] when the id is taken by a different request,
     /// [`StoreError::InvalidId`], result-file, database and flush errors.
     pub async fn create_execution(&self, execution: &Execution) -> Result<InsertOutcome> {
-        let outcome = self.create_execution_nowait(execution)?;
+        let outcome = self.create_execution_unflushed(execution)?;
         self.flush().await?;
         Ok(outcome)
     }
 
-    fn create_execution_nowait(&self, execution: &Execution) -> Result<InsertOutcome> {
+    /// [`Store::create_execution`] without the flush: the execution is visible at once and
+    /// durable after the next [`Store::flush`], which the caller awaits before acknowledging
+    /// anything that depends on it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::create_execution`], without the flush errors.
+    pub fn create_execution_unflushed(&self, execution: &Execution) -> Result<InsertOutcome> {
         let id = execution.id.as_str();
         check_id("execution id", id)?;
         let trees = &self.inner.trees;
         let table = &trees.executions;
         let key = id.as_bytes();
         let _guard = self.inner.locks.lock(table.name, key);
-        if let Some(existing) = self.load_execution(id)? {
-            return if same_request(&existing.execution, execution) {
+        let existing_outcome = |existing: &Execution| {
+            if same_request(existing, execution) {
                 Ok(InsertOutcome::AlreadyPresent)
             } else {
                 Err(StoreError::Conflict {
                     kind: KIND,
                     id: id.to_owned(),
                 })
-            };
+            }
+        };
+        // A result may go to a file named after the id, which must not be written for an id
+        // that is taken: look first. Without one (the usual creation), the compare-and-swap
+        // below finds an existing record by itself.
+        if execution.result.is_some()
+            && let Some(existing) = self.load_execution(id)?
+        {
+            return existing_outcome(&existing.execution);
         }
         let mut execution = execution.clone();
         if execution.log.is_empty() {
@@ -191,14 +256,22 @@ impl Store {
             result_size: placement.size,
         };
         let bytes = table.encode(key, &stored)?;
-        trees
-            .executions_idx
-            .add(id, &[], &index_entries(&stored.execution))?;
-        if table.compare_and_swap(key, None, Some(bytes))?.is_err() {
-            return Err(StoreError::Conflict {
-                kind: KIND,
-                id: id.to_owned(),
-            });
+        let entries = index_entries(&stored.execution);
+        // Index entries first: a crash before the record leaves an extra entry, never a missing
+        // one.
+        trees.executions_idx.add(id, &[], &entries)?;
+        if let Err(current) = table.compare_and_swap(key, None, Some(bytes))? {
+            let Some(current) = current else {
+                return Err(StoreError::Conflict {
+                    kind: KIND,
+                    id: id.to_owned(),
+                });
+            };
+            let existing: StoredExecution = table.decode(key, &current)?;
+            trees
+                .executions_idx
+                .remove(id, &entries, &index_entries(&existing.execution))?;
+            return existing_outcome(&existing.execution);
         }
         self.inner
             .feed
@@ -303,11 +376,55 @@ impl Store {
         reason: Option<String>,
         result: Option<Value>,
     ) -> Result<ExecutionRecord> {
+        let record = self.transition_path_unflushed(id, &[to], reason, result)?;
+        self.flush().await?;
+        Ok(record)
+    }
+
+    /// [`Store::transition`] without the flush: the new status is visible at once and durable
+    /// after the next [`Store::flush`] by anyone.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::transition`], without the flush errors.
+    pub fn transition_unflushed(
+        &self,
+        id: &str,
+        to: ExecutionStatus,
+        reason: Option<String>,
+        result: Option<Value>,
+    ) -> Result<ExecutionRecord> {
+        self.transition_path_unflushed(id, &[to], reason, result)
+    }
+
+    /// Moves an execution through every status of `path` in order, in one write: each step must
+    /// be legal (as in [`Store::transition`]) and gets its log entry, all with the same time.
+    /// For work that begins and ends at once (a `noop` run is `running` and `succeeded` in the
+    /// same instant). Already being in the last status is a no-op; a step to the current status
+    /// is skipped. `reason` and `result` apply to the last status. Does not flush.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::IllegalTransition`] for the first illegal step (nothing is written),
+    /// [`StoreError::NotFound`], result-file and database errors.
+    pub fn transition_path_unflushed(
+        &self,
+        id: &str,
+        path: &[ExecutionStatus],
+        reason: Option<String>,
+        result: Option<Value>,
+    ) -> Result<ExecutionRecord> {
         let now = timestamp(Utc::now());
-        let applied = self
-            .update_execution(id, |execution| {
+        let applied = self.update_execution_nowait(id, |execution| {
+            let Some(&last) = path.last() else {
+                return Ok(());
+            };
+            if execution.status == last {
+                return Ok(());
+            }
+            for &to in path {
                 if execution.status == to {
-                    return Ok(());
+                    continue;
                 }
                 if !is_legal_transition(execution.status, to) {
                     return Err(StoreError::IllegalTransition {
@@ -322,17 +439,17 @@ impl Store {
                     timestamp: now.clone(),
                 });
                 if to.is_final() {
-                    execution.end_timestamp = Some(now);
+                    execution.end_timestamp = Some(now.clone());
                 }
-                if reason.is_some() {
-                    execution.reason = reason;
-                }
-                if result.is_some() {
-                    execution.result = result;
-                }
-                Ok(())
-            })
-            .await;
+            }
+            if reason.is_some() {
+                execution.reason = reason;
+            }
+            if result.is_some() {
+                execution.result = result;
+            }
+            Ok(())
+        });
         applied.map_err(|error| match error {
             UpdateError::Store(error) | UpdateError::Refused(error) => error,
         })
@@ -374,34 +491,37 @@ impl Store {
     /// Database errors and [`StoreError::Corrupt`].
     pub fn list_executions(&self, filter: &ExecutionFilter) -> Result<Page<ExecutionRecord>> {
         let table = &self.inner.trees.executions;
-        let candidates: Box<dyn Iterator<Item = Result<StoredExecution>>> =
-            match filter.index_entry() {
-                Some((field, value)) => Box::new(self.load_indexed(field, value, true)),
-                None => Box::new(
-                    table
-                        .scan_prefix(&[])
-                        .rev()
-                        .map(|entry| entry.and_then(|(key, value)| table.decode(&key, &value))),
-                ),
-            };
-        let page = Page::collect(
+        let candidates: Box<dyn Iterator<Item = Result<(IVec, IVec)>>> = match filter.index_entry()
+        {
+            Some((field, value)) => Box::new(self.load_indexed_raw(field, value, true)),
+            None => Box::new(table.scan_prefix(&[]).rev()),
+        };
+        let page = Page::try_collect(
             candidates,
-            |stored| filter.matches(&stored.execution),
+            |(key, bytes)| {
+                let view: FilterView<'_> = table.decode_borrowed(key, bytes)?;
+                Ok(filter.matches(&view.execution))
+            },
             filter.offset,
             filter.limit,
         )?;
+        let items = page
+            .items
+            .into_iter()
+            .map(|(key, bytes)| {
+                let stored: StoredExecution = table.decode(&key, &bytes)?;
+                Ok(self.to_record(stored))
+            })
+            .collect::<Result<_>>()?;
         Ok(Page {
-            items: page
-                .items
-                .into_iter()
-                .map(|stored| self.to_record(stored))
-                .collect(),
+            items,
             total: page.total,
         })
     }
 
     /// Executions in any of `statuses`, oldest first: after a restart, the ones to resume,
-    /// re-queue or mark abandoned (requested, scheduled, running, ...).
+    /// re-queue or mark abandoned (requested, scheduled, running, ...). Unfinished statuses are
+    /// read through the status index; a final status scans every execution.
     ///
     /// # Errors
     ///
@@ -412,6 +532,14 @@ impl Store {
     ) -> Result<Vec<ExecutionRecord>> {
         let mut found = Vec::new();
         for status in statuses {
+            if status.is_final() {
+                let page = self.list_executions(&ExecutionFilter {
+                    status: Some(*status),
+                    ..ExecutionFilter::default()
+                })?;
+                found.extend(page.items);
+                continue;
+            }
             for stored in self.load_indexed("status", status.as_str(), false) {
                 let stored = stored?;
                 if stored.execution.status == *status {
@@ -422,6 +550,28 @@ impl Store {
         found.sort_by(|a, b| a.execution.id.cmp(&b.execution.id));
         found.dedup_by(|a, b| a.execution.id == b.execution.id);
         Ok(found)
+    }
+
+    /// Like `load_indexed`, without decoding: (key, stored bytes) of each record.
+    fn load_indexed_raw<'a>(
+        &'a self,
+        field: &str,
+        value: &str,
+        newest_first: bool,
+    ) -> impl Iterator<Item = Result<(IVec, IVec)>> + use<'a> {
+        let table = &self.inner.trees.executions;
+        self.inner
+            .trees
+            .executions_idx
+            .ids(field, value, newest_first)
+            .filter_map(move |id| match id {
+                Err(error) => Some(Err(error)),
+                Ok(id) => match table.get_raw(id.as_bytes()) {
+                    Ok(Some(bytes)) => Some(Ok((IVec::from(id.as_bytes()), bytes))),
+                    Ok(None) => None,
+                    Err(error) => Some(Err(error)),
+                },
+            })
     }
 
     fn load_indexed<'a>(

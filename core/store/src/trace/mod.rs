@@ -13,6 +13,17 @@ use crate::id::check_id;
 use crate::time::timestamp;
 use crate::{Result, Store};
 
+/// The trace a tag names by itself: the default tags `trigger_instance-<id>` (an event's own
+/// trace) and `<id>` (a run's own trace) name trace `<id>`. A trace whose tag names it this way
+/// gets no entry in the tag index (one write less per event); [`Store::find_traces_by_tag`]
+/// looks it up directly.
+fn derived_trace_id(trace_tag: &str) -> Option<&str> {
+    let id = trace_tag
+        .strip_prefix("trigger_instance-")
+        .unwrap_or(trace_tag);
+    (!id.is_empty()).then_some(id)
+}
+
 /// The kind of a trace component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -101,6 +112,21 @@ impl Store {
         kind: TraceComponentKind,
         component: TraceComponent,
     ) -> Result<TraceRecord> {
+        self.add_components_to_trace(trace_id, trace_tag, vec![(kind, component)])
+    }
+
+    /// [`Store::add_to_trace`] for several components in one read-modify-write of the trace
+    /// (a rule firing adds its enforcement and its execution together). Does not flush.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::StoreError::InvalidId`] and database errors.
+    pub fn add_components_to_trace(
+        &self,
+        trace_id: &str,
+        trace_tag: &str,
+        components: Vec<(TraceComponentKind, TraceComponent)>,
+    ) -> Result<TraceRecord> {
         check_id("trace id", trace_id)?;
         let trees = &self.inner.trees;
         let table = &trees.traces;
@@ -109,7 +135,9 @@ impl Store {
         let mut trace = match table.get::<TraceRecord>(key)? {
             Some(trace) => trace,
             None => {
-                trees.traces_idx.add(trace_id, &[], &[("tag", trace_tag)])?;
+                if derived_trace_id(trace_tag) != Some(trace_id) {
+                    trees.traces_idx.add(trace_id, &[], &[("tag", trace_tag)])?;
+                }
                 TraceRecord {
                     id: trace_id.to_owned(),
                     trace_tag: trace_tag.to_owned(),
@@ -120,10 +148,12 @@ impl Store {
                 }
             }
         };
-        let components = trace.components_mut(kind);
-        match components.iter_mut().find(|c| c.id == component.id) {
-            Some(existing) => *existing = component,
-            None => components.push(component),
+        for (kind, component) in components {
+            let components = trace.components_mut(kind);
+            match components.iter_mut().find(|c| c.id == component.id) {
+                Some(existing) => *existing = component,
+                None => components.push(component),
+            }
         }
         let bytes = table.encode(key, &trace)?;
         table.insert_raw(key, bytes)?;
@@ -150,13 +180,18 @@ impl Store {
     pub fn find_traces_by_tag(&self, trace_tag: &str) -> Result<Vec<TraceRecord>> {
         let table = &self.inner.trees.traces;
         let mut traces = Vec::new();
-        for id in self.inner.trees.traces_idx.ids("tag", trace_tag, true) {
+        let derived = derived_trace_id(trace_tag).map(|id| Ok(id.to_owned()));
+        let indexed = self.inner.trees.traces_idx.ids("tag", trace_tag, true);
+        for id in indexed.chain(derived) {
             if let Some(trace) = table.get::<TraceRecord>(id?.as_bytes())? {
-                if trace.trace_tag == trace_tag {
+                if trace.trace_tag == trace_tag
+                    && !traces.iter().any(|t: &TraceRecord| t.id == trace.id)
+                {
                     traces.push(trace);
                 }
             }
         }
+        traces.sort_by(|a, b| b.id.cmp(&a.id));
         Ok(traces)
     }
 

@@ -114,3 +114,54 @@ fn a_trace_without_components_is_deleted_with_its_tag_entry() {
     assert_eq!(store.get_trace("t").unwrap(), None);
     assert!(store.find_traces_by_tag("tag").unwrap().is_empty());
 }
+
+#[test]
+fn a_tag_that_names_its_trace_needs_no_index_entry_and_is_found() {
+    let (_dir, store) = temp_store();
+    let event = component("e1", "core.st2.webhook", None);
+    // An event's own trace: tag `trigger_instance-<trace id>`.
+    store
+        .add_to_trace(
+            "e1",
+            "trigger_instance-e1",
+            TraceComponentKind::TriggerInstance,
+            event,
+        )
+        .unwrap();
+    // An event re-emitted from `e1` keeps its tag but starts trace `e2`: that one is indexed.
+    store
+        .add_to_trace(
+            "e2",
+            "trigger_instance-e1",
+            TraceComponentKind::TriggerInstance,
+            component("e2", "core.st2.webhook", None),
+        )
+        .unwrap();
+    // A run's own trace: tag `<trace id>`.
+    store
+        .add_to_trace(
+            "r1",
+            "r1",
+            TraceComponentKind::Execution,
+            component("x1", "core.noop", None),
+        )
+        .unwrap();
+    let index_keys = store
+        .inner
+        .trees
+        .traces_idx
+        .ids("tag", "trigger_instance-e1", true);
+    let indexed: Vec<String> = index_keys.map(Result::unwrap).collect();
+    assert_eq!(indexed, ["e2"]);
+    let found = |tag: &str| -> Vec<String> {
+        store
+            .find_traces_by_tag(tag)
+            .unwrap()
+            .into_iter()
+            .map(|trace| trace.id)
+            .collect()
+    };
+    assert_eq!(found("trigger_instance-e1"), ["e2", "e1"]);
+    assert_eq!(found("r1"), ["r1"]);
+    assert!(found("trigger_instance-r1").is_empty());
+}

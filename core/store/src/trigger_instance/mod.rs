@@ -116,12 +116,19 @@ impl Store {
         &self,
         record: &TriggerInstanceRecord,
     ) -> Result<InsertOutcome> {
-        let outcome = self.record_trigger_instance_nowait(record)?;
+        let outcome = self.record_trigger_instance_unflushed(record)?;
         self.flush().await?;
         Ok(outcome)
     }
 
-    fn record_trigger_instance_nowait(
+    /// [`Store::record_trigger_instance`] without the flush: the event is visible at once and
+    /// durable after the next [`Store::flush`], which the caller awaits before acknowledging
+    /// the event to whoever sent it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::record_trigger_instance`], without the flush errors.
+    pub fn record_trigger_instance_unflushed(
         &self,
         record: &TriggerInstanceRecord,
     ) -> Result<InsertOutcome> {
@@ -163,12 +170,18 @@ impl Store {
         id: &str,
         status: TriggerInstanceStatus,
     ) -> Result<TriggerInstanceRecord> {
-        let record = self.set_trigger_instance_status_nowait(id, status)?;
+        let record = self.set_trigger_instance_status_unflushed(id, status)?;
         self.flush().await?;
         Ok(record)
     }
 
-    fn set_trigger_instance_status_nowait(
+    /// [`Store::set_trigger_instance_status`] without the flush: the status is durable after
+    /// the next [`Store::flush`] by anyone (or sled's background flush).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::set_trigger_instance_status`], without the flush errors.
+    pub fn set_trigger_instance_status_unflushed(
         &self,
         id: &str,
         status: TriggerInstanceStatus,

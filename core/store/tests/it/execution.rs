@@ -275,3 +275,129 @@ async fn list_filters_paginate_newest_first_with_totals() {
         .collect();
     assert_eq!(recovering, ids_of(&[0, 1, 2]));
 }
+
+/// A run that begins and ends at once (`noop`) goes through `running` to its end in one write,
+/// with a log entry for each status; repeating it is a no-op and an illegal path writes nothing.
+#[tokio::test]
+async fn a_path_of_transitions_is_one_write_with_every_log_entry() {
+    let (_dir, store) = temp_store();
+    let scheduled = execution("core.noop");
+    let id = scheduled.id.clone();
+    store.create_execution(&scheduled).await.unwrap();
+    store
+        .transition(&id, S::Scheduled, None, None)
+        .await
+        .unwrap();
+    let mut changes = store.subscribe();
+    let done = store
+        .transition_path_unflushed(&id, &[S::Running, S::Succeeded], None, Some(json!({})))
+        .unwrap();
+    store.flush().await.unwrap();
+    let statuses: Vec<S> = done
+        .execution
+        .log
+        .iter()
+        .map(|entry| entry.status)
+        .collect();
+    assert_eq!(
+        statuses,
+        [S::Requested, S::Scheduled, S::Running, S::Succeeded]
+    );
+    assert_eq!(
+        done.execution.log[2].timestamp,
+        done.execution.log[3].timestamp
+    );
+    assert_eq!(
+        done.execution.end_timestamp.as_deref(),
+        Some(done.execution.log[3].timestamp.as_str())
+    );
+    assert_eq!(done.execution.result, Some(json!({})));
+    assert!(changes.try_recv().is_ok(), "one change for the one write");
+    assert!(changes.try_recv().is_err(), "and only one");
+
+    let again = store
+        .transition_path_unflushed(&id, &[S::Running, S::Succeeded], None, None)
+        .unwrap();
+    assert_eq!(again.execution.log.len(), 4);
+
+    let requested = execution("core.noop");
+    store.create_execution(&requested).await.unwrap();
+    let error = store
+        .transition_path_unflushed(&requested.id, &[S::Succeeded, S::Running], None, None)
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            StoreError::IllegalTransition {
+                from: S::Requested,
+                to: S::Succeeded,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    let unchanged = store.get_execution(&requested.id).unwrap().unwrap();
+    assert_eq!((unchanged.status, unchanged.log.len()), (S::Requested, 1));
+}
+
+/// Finished executions have no status index entry (one write less per execution), yet every
+/// lookup by a final status still finds them, and the live status index forgets them.
+#[tokio::test]
+async fn final_statuses_are_found_without_a_status_index() {
+    let (_dir, store) = temp_store();
+    let done = execution("core.local");
+    let waiting = execution("core.local");
+    for execution in [&done, &waiting] {
+        store.create_execution(execution).await.unwrap();
+    }
+    for status in [S::Scheduled, S::Running, S::Succeeded] {
+        store
+            .transition(&done.id, status, None, None)
+            .await
+            .unwrap();
+    }
+    let ids = |filter: ExecutionFilter| -> (Vec<String>, usize) {
+        let page = store.list_executions(&filter).unwrap();
+        let ids = page.items.into_iter().map(|r| r.execution.id).collect();
+        (ids, page.total)
+    };
+    assert_eq!(
+        ids(ExecutionFilter {
+            status: Some(S::Succeeded),
+            ..ExecutionFilter::default()
+        }),
+        (vec![done.id.clone()], 1)
+    );
+    assert_eq!(
+        ids(ExecutionFilter {
+            status: Some(S::Succeeded),
+            action: Some("core.local".to_owned()),
+            limit: Some(0),
+            ..ExecutionFilter::default()
+        }),
+        (vec![], 1)
+    );
+    assert_eq!(
+        ids(ExecutionFilter {
+            status: Some(S::Running),
+            ..ExecutionFilter::default()
+        }),
+        (vec![], 0)
+    );
+    assert_eq!(
+        ids(ExecutionFilter {
+            status: Some(S::Requested),
+            ..ExecutionFilter::default()
+        }),
+        (vec![waiting.id.clone()], 1)
+    );
+    let finished: Vec<String> = store
+        .executions_with_status(&[S::Succeeded, S::Requested])
+        .unwrap()
+        .into_iter()
+        .map(|r| r.execution.id)
+        .collect();
+    let mut expected = vec![done.id.clone(), waiting.id.clone()];
+    expected.sort();
+    assert_eq!(finished, expected);
+}

@@ -7,14 +7,14 @@
 //! picture, so the throughput figures come with the CPU both sides used.
 
 mod latency;
+mod poster;
+mod sensors;
 mod server;
 mod shell;
 mod throughput;
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context as _;
 
@@ -44,7 +44,7 @@ pub(crate) struct Args {
     /// ≥ 10,000 events/s recorded).
     #[arg(long, default_value_t = 5_000)]
     events: usize,
-    /// Webhook posts in flight during the throughput rounds (one HTTP client).
+    /// Webhook posts in flight during the throughput rounds (one keep-alive connection each).
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
     /// Events posted one at a time for the event → action start latency (target: p50 ≤ 2 ms,
@@ -58,6 +58,9 @@ pub(crate) struct Args {
     /// rate at the same concurrency).
     #[arg(long, default_value_t = 500)]
     shell_runs: usize,
+    /// Events one sensor process dispatches per sensor round (target: ≥ 20,000 recorded/s).
+    #[arg(long, default_value_t = 100_000)]
+    sensor_events: usize,
     /// Shell commands in flight: client posts, the server's `--worker-concurrency`, and the raw
     /// loop's threads.
     #[arg(long, default_value_t = 8)]
@@ -92,7 +95,18 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     throughput::run(&launch, args, &runtime)?;
     latency::run(&launch, args, &runtime)?;
     shell::run(&launch, args, &runtime)?;
+    sensors::run(&launch, args, &runtime)?;
     Ok(())
+}
+
+/// Only the sensor figures (the `sensors` suite).
+pub(crate) fn run_sensors(args: &Args) -> anyhow::Result<()> {
+    let launch = launch(args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
+    sensors::run(&launch, args, &runtime)
 }
 
 fn launch(args: &Args) -> anyhow::Result<Launch> {
@@ -166,33 +180,4 @@ fn thread_shares(threads: &[(String, f64)], wall_seconds: f64, top: usize) -> St
         .map(|(name, seconds)| format!("{name} {:.0}%", 100.0 * seconds / wall_seconds))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// Makes `count` requests, `request(0)` to `request(count - 1)`, keeping `concurrency` in flight;
-/// returns the time until the last one answered.
-async fn in_flight<F, Fut>(count: usize, concurrency: usize, request: F) -> anyhow::Result<Duration>
-where
-    F: Fn(usize) -> Fut + Clone + Send + 'static,
-    Fut: Future<Output = anyhow::Result<()>> + Send,
-{
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..concurrency.max(1) {
-        let next = Arc::clone(&next);
-        let request = request.clone();
-        tasks.spawn(async move {
-            loop {
-                let n = next.fetch_add(1, Ordering::Relaxed);
-                if n >= count {
-                    return anyhow::Ok(());
-                }
-                request(n).await?;
-            }
-        });
-    }
-    while let Some(result) = tasks.join_next().await {
-        result.context("a request task panicked")??;
-    }
-    Ok(started.elapsed())
 }

@@ -15,6 +15,8 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use tempfile::TempDir;
 
+use super::poster::Poster;
+
 /// How long a start may take before the benchmark gives up on it.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -191,6 +193,21 @@ impl Api {
         Ok(response)
     }
 
+    /// A hand-rolled keep-alive client for posting to `path`, expecting `expected` (see
+    /// `poster`).
+    pub(super) fn poster(&self, path: &str, expected: StatusCode) -> anyhow::Result<Poster> {
+        let base_url = self
+            .base
+            .strip_suffix("/api/v1")
+            .context("the API base does not end with /api/v1")?;
+        Poster::new(
+            base_url,
+            &format!("/api/v1{path}"),
+            &self.token,
+            expected.as_u16(),
+        )
+    }
+
     /// Creates rule `bench.<name>` on webhook url `bench` running `action`.
     pub(super) async fn create_webhook_rule(
         &self,
@@ -221,27 +238,88 @@ impl Api {
         Ok(())
     }
 
-    /// Runs `core.local cmd=true` (201 once the execution is recorded).
-    pub(super) async fn run_true(&self) -> anyhow::Result<()> {
-        let body = serde_json::json!({"action": "core.local", "parameters": {"cmd": "true"}});
-        let request = self
-            .client
-            .post(format!("{}/executions", self.base))
-            .json(&body);
-        self.send(request, StatusCode::CREATED, "POST /executions")
-            .await?;
-        Ok(())
-    }
-
     /// `X-Total-Count` of `GET /executions?<query>` (asked with `limit=0`).
     pub(super) async fn count_executions(&self, query: &str) -> anyhow::Result<usize> {
+        self.count("executions", query).await
+    }
+
+    /// `X-Total-Count` of `GET /<path>?<query>` (asked with `limit=0`).
+    async fn count(&self, path: &str, query: &str) -> anyhow::Result<usize> {
         let request = self
             .client
-            .get(format!("{}/executions?limit=0&{query}", self.base));
+            .get(format!("{}/{path}?limit=0&{query}", self.base));
         let response = self
-            .send(request, StatusCode::OK, "GET /executions")
+            .send(request, StatusCode::OK, &format!("GET /{path}"))
             .await?;
         total_count(&response)
+    }
+
+    /// The store's flush counters from `/metrics`: (writes that waited for durability, fsyncs).
+    pub(super) async fn flush_counters(&self) -> anyhow::Result<(f64, f64)> {
+        let request = self.client.get(format!("{}/metrics", self.base));
+        let text = self
+            .send(request, StatusCode::OK, "GET /metrics")
+            .await?
+            .text()
+            .await
+            .context("GET /metrics: unreadable body")?;
+        let counter = |name: &str| -> anyhow::Result<f64> {
+            text.lines()
+                .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+                .with_context(|| format!("/metrics has no `{name}`"))
+        };
+        Ok((
+            counter("nerve_store_flush_requests_total")?,
+            counter("nerve_store_flushes_total")?,
+        ))
+    }
+
+    /// Events and executions the server has not finished: pending events plus executions in a
+    /// live status. Each count walks a status index that holds only unfinished records, so a
+    /// poll costs time proportional to the work in flight, not to the store's size.
+    async fn unfinished(&self) -> anyhow::Result<usize> {
+        let mut unfinished = 0;
+        for status in ["pending", "processing"] {
+            unfinished += self
+                .count("triggerinstances", &format!("status={status}"))
+                .await?;
+        }
+        for status in ["requested", "scheduled", "delayed", "running", "canceling"] {
+            unfinished += self.count_executions(&format!("status={status}")).await?;
+        }
+        Ok(unfinished)
+    }
+
+    /// Waits until the server has finished every event and execution, then checks that
+    /// `query` counts at least `target` executions. Call it once every request of the round was
+    /// accepted: from then on, nothing unfinished means the round's work is all recorded.
+    pub(super) async fn wait_until_idle(
+        &self,
+        query: &str,
+        target: usize,
+        timeout: Duration,
+        poll: Duration,
+    ) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let asked = Instant::now();
+            let unfinished = self.unfinished().await?;
+            if unfinished == 0 {
+                let count = self.count_executions(query).await?;
+                if count >= target {
+                    return Ok(());
+                }
+                let all = self.count_executions("").await.unwrap_or_default();
+                bail!(
+                    "the server is idle with {count} of {target} executions matching `{query}` \
+                     ({all} executions in all)"
+                );
+            }
+            if Instant::now() > deadline {
+                bail!("{unfinished} events and executions still unfinished after {timeout:?}");
+            }
+            tokio::time::sleep(poll.max(asked.elapsed() * 10)).await;
+        }
     }
 
     /// Polls the count of executions matching `query` until it reaches `target`.
@@ -461,4 +539,29 @@ pub(super) fn file_system_of(path: &Path) -> Option<String> {
         })
         .max_by_key(|(length, _)| *length)
         .map(|(_, kind)| kind)
+}
+
+/// Generic calls for the sensor figures.
+impl Api {
+    /// `GET <path>` as JSON.
+    pub(super) async fn get_json(&self, path: &str) -> anyhow::Result<Value> {
+        let request = self.client.get(format!("{}{path}", self.base));
+        let response = self.send(request, StatusCode::OK, path).await?;
+        response
+            .json()
+            .await
+            .with_context(|| format!("GET {path}: not JSON"))
+    }
+
+    /// `POST <path>` with a JSON body, expecting `expected`.
+    pub(super) async fn post_json(
+        &self,
+        path: &str,
+        body: &Value,
+        expected: StatusCode,
+    ) -> anyhow::Result<()> {
+        let request = self.client.post(format!("{}{path}", self.base)).json(body);
+        self.send(request, expected, path).await?;
+        Ok(())
+    }
 }

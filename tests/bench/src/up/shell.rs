@@ -16,13 +16,13 @@ use anyhow::Context as _;
 use chrono::Utc;
 
 use super::server::{CpuTimes, Launch, Server, seconds_between, time_field};
-use super::{Args, WORK_TIMEOUT, in_flight};
+use super::{Args, WORK_TIMEOUT};
 use crate::{median, report};
 
 /// The executions a round waits for.
 const SUCCEEDED_LOCAL: &str = "action=core.local&status=succeeded";
 
-/// Shortest interval of the completion poll (which counts the round's executions on the server).
+/// Shortest interval of the completion poll (which counts unfinished work on the server).
 const POLL: Duration = Duration::from_millis(25);
 
 /// What one round of the server measured.
@@ -83,24 +83,20 @@ pub(super) fn run(
 
 async fn round(server: &Server, runs: usize, concurrency: usize) -> anyhow::Result<Round> {
     let api = server.api()?;
-    let run_true = {
-        let api = api.clone();
-        move |_| {
-            let api = api.clone();
-            async move { api.run_true().await }
-        }
-    };
+    let poster = api.poster("/executions", reqwest::StatusCode::CREATED)?;
+    let body =
+        |_| serde_json::json!({"action": "core.local", "parameters": {"cmd": "true"}}).to_string();
     // Warm-up: opens the client's connections and starts the worker's slots once.
-    in_flight(concurrency, concurrency, run_true.clone()).await?;
-    api.wait_for_executions(SUCCEEDED_LOCAL, concurrency, WORK_TIMEOUT, POLL)
+    poster.post_all(concurrency, concurrency, body).await?;
+    api.wait_until_idle(SUCCEEDED_LOCAL, concurrency, WORK_TIMEOUT, POLL)
         .await?;
 
     let pid = server.pid().to_string();
     let cpu_before = CpuTimes::read(&pid)?;
     let first_post = Utc::now();
     let started = Instant::now();
-    in_flight(runs, concurrency, run_true).await?;
-    api.wait_for_executions(SUCCEEDED_LOCAL, concurrency + runs, WORK_TIMEOUT, POLL)
+    poster.post_all(runs, concurrency, body).await?;
+    api.wait_until_idle(SUCCEEDED_LOCAL, concurrency + runs, WORK_TIMEOUT, POLL)
         .await?;
     let wall = started.elapsed().as_secs_f64();
     let (cpu_seconds, _) = CpuTimes::read(&pid)?.since(&cpu_before);

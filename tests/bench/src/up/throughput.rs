@@ -12,18 +12,17 @@ use anyhow::Context as _;
 use chrono::Utc;
 use serde_json::json;
 
-use super::server::{
-    Api, CpuTimes, IoCounters, Launch, Server, memory_mb, seconds_between, time_field,
-};
-use super::{Args, WORK_TIMEOUT, in_flight, thread_shares};
+use super::poster::Poster;
+use super::server::{CpuTimes, IoCounters, Launch, Server, memory_mb, seconds_between, time_field};
+use super::{Args, WORK_TIMEOUT, thread_shares};
 use crate::{median, report};
 
 /// The executions a round waits for.
 const SUCCEEDED_NOOP: &str = "action=core.noop&status=succeeded";
 
-/// Shortest interval of the completion poll; every poll counts executions on the server, so it
-/// is kept coarse (the rate itself comes from the executions' timestamps, not from the poll).
-const POLL: Duration = Duration::from_millis(100);
+/// Shortest interval of the completion poll (which counts unfinished work on the server; the
+/// rate itself comes from the executions' timestamps, not from the poll).
+const POLL: Duration = Duration::from_millis(50);
 
 /// What one round measured.
 struct Round {
@@ -36,6 +35,8 @@ struct Round {
     count_query_ms: f64,
     write_calls_per_event: f64,
     kb_written_per_event: f64,
+    flush_waits_per_event: f64,
+    fsyncs_per_event: f64,
 }
 
 pub(super) fn run(
@@ -96,6 +97,14 @@ pub(super) fn run(
         ),
     );
     report(
+        "up: store flush waits, fsyncs per event",
+        format!(
+            "{:.2}, {:.2} (median of {n}; group commit shares an fsync among waiters)",
+            pick(|r| r.flush_waits_per_event),
+            pick(|r| r.fsyncs_per_event)
+        ),
+    );
+    report(
         "up: one execution count query after a round, ms",
         format!(
             "{:.1} (median of {n}; X-Total-Count over {} executions)",
@@ -112,23 +121,26 @@ async fn round(server: &Server, args: &Args) -> anyhow::Result<Round> {
         .await?;
     // Warm-up: opens the client's connections and wakes every stage of the pipeline.
     let warmup = args.concurrency.max(1);
-    post_events(&api, warmup, args.concurrency).await?;
-    api.wait_for_executions(SUCCEEDED_NOOP, warmup, WORK_TIMEOUT, POLL)
+    let poster = api.poster("/webhooks/bench", reqwest::StatusCode::ACCEPTED)?;
+    post_events(&poster, warmup, args.concurrency).await?;
+    api.wait_until_idle(SUCCEEDED_NOOP, warmup, WORK_TIMEOUT, POLL)
         .await?;
 
     let pid = server.pid().to_string();
     let server_before = CpuTimes::read(&pid)?;
     let client_before = CpuTimes::read("self")?;
     let io_before = IoCounters::read(server.pid())?;
+    let flushes_before = api.flush_counters().await?;
     let first_post = Utc::now();
     let started = Instant::now();
-    let accepting = post_events(&api, args.events, args.concurrency).await?;
-    api.wait_for_executions(SUCCEEDED_NOOP, warmup + args.events, WORK_TIMEOUT, POLL)
+    let accepting = post_events(&poster, args.events, args.concurrency).await?;
+    api.wait_until_idle(SUCCEEDED_NOOP, warmup + args.events, WORK_TIMEOUT, POLL)
         .await?;
     let wall = started.elapsed().as_secs_f64();
     let (server_seconds, threads) = CpuTimes::read(&pid)?.since(&server_before);
     let (client_seconds, _) = CpuTimes::read("self")?.since(&client_before);
     let io = IoCounters::read(server.pid())?.since(io_before);
+    let flushes_after = api.flush_counters().await?;
 
     let counting = Instant::now();
     api.count_executions(SUCCEEDED_NOOP).await?;
@@ -149,16 +161,19 @@ async fn round(server: &Server, args: &Args) -> anyhow::Result<Round> {
         count_query_ms,
         write_calls_per_event: io.write_calls / args.events as f64,
         kb_written_per_event: io.write_bytes / 1024.0 / args.events as f64,
+        flush_waits_per_event: (flushes_after.0 - flushes_before.0) / args.events as f64,
+        fsyncs_per_event: (flushes_after.1 - flushes_before.1) / args.events as f64,
     })
 }
 
-/// Posts `count` events to webhook `bench` with `concurrency` in flight; returns the time until
-/// the last one was accepted.
-async fn post_events(api: &Api, count: usize, concurrency: usize) -> anyhow::Result<Duration> {
-    let api = api.clone();
-    in_flight(count, concurrency, move |n| {
-        let api = api.clone();
-        async move { api.post_webhook(&json!({"n": n})).await }
-    })
-    .await
+/// Posts `count` events to webhook `bench` with `concurrency` in flight (one keep-alive
+/// connection each); returns the time until the last one was accepted.
+async fn post_events(
+    poster: &Poster,
+    count: usize,
+    concurrency: usize,
+) -> anyhow::Result<Duration> {
+    poster
+        .post_all(count, concurrency, |n| json!({"n": n}).to_string())
+        .await
 }

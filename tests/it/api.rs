@@ -1,0 +1,105 @@
+//! A small API client and condition waiting for the end-to-end tests.
+
+use std::time::Duration;
+
+use nerve_test_harness::NerveServer;
+use serde_json::Value;
+
+pub(crate) fn binary() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_BIN_EXE_nerve"))
+}
+
+pub(crate) struct Api {
+    pub(crate) http: reqwest::Client,
+    pub(crate) url: String,
+    pub(crate) token: String,
+}
+
+impl Api {
+    pub(crate) fn new(server: &NerveServer) -> Api {
+        Api {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap(),
+            url: server.url.clone(),
+            token: server.token.clone(),
+        }
+    }
+
+    pub(crate) async fn get(&self, path: &str) -> Value {
+        let response = self
+            .http
+            .get(format!("{}/api/v1{path}", self.url))
+            .header("X-Auth-Token", &self.token)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap()
+    }
+
+    pub(crate) async fn post(&self, path: &str, body: Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}/api/v1{path}", self.url))
+            .header("X-Auth-Token", &self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+pub(crate) async fn wait_until<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !condition().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+impl Api {
+    /// `DELETE`, asserting success.
+    pub(crate) async fn delete(&self, path: &str) {
+        let response = self
+            .http
+            .delete(format!("{}/api/v1{path}", self.url))
+            .header("X-Auth-Token", &self.token)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "DELETE {path}: {}",
+            response.status()
+        );
+    }
+
+    /// Registers the pack directory `dir` (copied into the data dir), asserting success.
+    pub(crate) async fn install_pack(&self, dir: &std::path::Path) {
+        let response = self
+            .post(
+                "/packs/register",
+                serde_json::json!({"path": dir.display().to_string()}),
+            )
+            .await;
+        let status = response.status();
+        assert!(
+            status.is_success(),
+            "installing {}: {status} {}",
+            dir.display(),
+            response.text().await.unwrap_or_default()
+        );
+    }
+}
