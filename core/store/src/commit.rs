@@ -16,7 +16,7 @@
 //! thread pool, which wakes all its idle threads; the kernel writes back the pages): at a few
 //! thousand events a second, flushing as soon as the previous flush ended made that a quarter of
 //! the server's CPU, for batches of three or four writers. So when the flusher wakes to find
-//! more than one writer waiting, it lets more gather while they keep coming: it sleeps
+//! [`GATHER_FROM`] or more writers waiting, it lets more gather while they keep coming: it sleeps
 //! [`GATHER_STEP`] and looks again, until a step brings no new writer, [`GATHER_MAX`] has
 //! passed or [`GATHER_BATCH`] writers wait. A lone writer (an idle server, one request at a
 //! time) is flushed at once, and a trickle of writers waits one step at most.
@@ -29,6 +29,11 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::{Result, StoreError};
+
+/// Writers waiting when the flusher wakes from which it lets more gather. Below it are a lone
+/// writer and the pairs of a latency-bound pipeline (an API call's write and the worker's that it
+/// started), which gathering would only slow down.
+const GATHER_FROM: u64 = 3;
 
 /// One look-again interval while writers gather (see the module docs).
 const GATHER_STEP: Duration = Duration::from_micros(100);
@@ -183,7 +188,7 @@ fn run_flusher(shared: &Shared, db: &sled::Db) {
 /// Under load, lets more writers take tickets before the flush (see the module docs).
 fn gather(shared: &Shared, covered: u64) {
     let mut seen = shared.issued.load(Ordering::SeqCst);
-    if seen - covered < 2 {
+    if seen - covered < GATHER_FROM {
         return;
     }
     let started = std::time::Instant::now();
