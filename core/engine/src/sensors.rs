@@ -284,7 +284,7 @@ fn trigger_dict(type_ref: &str, owner: &str, parameters: Map<String, Value>) -> 
 }
 
 /// FNV-1a, 64 bit: a stable hash (the std hasher is not stable across releases).
-fn fnv1a(text: &str) -> u64 {
+pub(crate) fn fnv1a(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
     })

@@ -74,12 +74,7 @@ fn wanted(engine: &Engine) -> HashMap<String, (String, Value)> {
 
 /// The store key of a timer (trigger keys may hold `/`, as in `Europe/Berlin`).
 fn state_key(trigger_key: &str) -> String {
-    let hash = trigger_key
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-        });
-    format!("timer-{hash:016x}")
+    format!("timer-{:016x}", crate::sensors::fnv1a(trigger_key))
 }
 
 fn load_state(engine: &Engine, trigger_key: &str) -> Result<Option<TimerState>, EngineError> {

@@ -30,7 +30,7 @@ pub use param::{
 };
 pub use policy::{Policy, PolicyType};
 pub use refs::{RefError, ResourceRef};
-pub use rule::{ActionInvocation, Criterion, Rule, RuleKind, RuleTrigger};
+pub use rule::{ActionInvocation, Criterion, Rule, RuleKind, RuleTrigger, trigger_key};
 pub use runner::{EntryPointRule, RunnerType, builtin_runners, find_runner, runner_alias};
 pub use runtime::{RuntimeDef, VerificationCommand};
 pub use schema::{Schema, SchemaError, SchemaViolation};

@@ -134,15 +134,20 @@ pub struct RuleTrigger {
 impl RuleTrigger {
     /// See [`Rule::trigger_key`].
     pub fn key(&self) -> String {
-        if self.parameters.is_empty() {
-            self.trigger_type.clone()
-        } else {
-            format!(
-                "{}?{}",
-                self.trigger_type,
-                canonical_json(&Value::Object(self.parameters.clone()))
-            )
-        }
+        trigger_key(&self.trigger_type, &self.parameters)
+    }
+}
+
+/// The key events of a trigger are recorded and rules indexed under: the type ref for a
+/// parameterless trigger, else the type ref, `?` and the canonical JSON of the parameters.
+pub fn trigger_key(trigger_type: &str, parameters: &serde_json::Map<String, Value>) -> String {
+    if parameters.is_empty() {
+        trigger_type.to_owned()
+    } else {
+        format!(
+            "{trigger_type}?{}",
+            canonical_json(&Value::Object(parameters.clone()))
+        )
     }
 }
 

@@ -18,7 +18,6 @@ use nerve_sensor_protocol::{
     HostMessage, KvRequest, PROTOCOL_VERSION, Reply, SensorMessage, TriggerDict, decode_sensor,
     encode,
 };
-use serde_json::Value;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -492,42 +491,14 @@ impl<S: HostServices> Session<'_, S> {
     }
 }
 
-/// The engine's trigger key for a trigger dict: the type for a parameterless trigger, else the
-/// type and its canonical parameters (as `Rule::trigger_key`).
+/// The engine's trigger key for a trigger dict (as `Rule::trigger_key`).
 fn trigger_key(trigger: &TriggerDict) -> String {
-    if trigger.parameters.is_empty() {
-        trigger.trigger_type.clone()
-    } else {
-        format!(
-            "{}?{}",
-            trigger.trigger_type,
-            canonical(&Value::Object(trigger.parameters.clone()))
-        )
-    }
+    nerve_model::trigger_key(&trigger.trigger_type, &trigger.parameters)
 }
 
 #[cfg(test)]
 pub(crate) fn trigger_key_for_tests(trigger: &TriggerDict) -> String {
     trigger_key(trigger)
-}
-
-fn canonical(value: &Value) -> String {
-    fn sorted(value: &Value) -> Value {
-        match value {
-            Value::Object(map) => {
-                let mut keys: Vec<&String> = map.keys().collect();
-                keys.sort();
-                Value::Object(
-                    keys.into_iter()
-                        .map(|k| (k.clone(), sorted(&map[k])))
-                        .collect(),
-                )
-            }
-            Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
-            other => other.clone(),
-        }
-    }
-    sorted(value).to_string()
 }
 
 /// The sensor's key scope (StackStorm's `<pack>.<Class>:`).
