@@ -1,4 +1,6 @@
 # Builds the `nerve` binary and a small runtime image with the interpreters packs commonly need.
+# One image for every role: `nerve up`, `nerve server`, `nerve worker`, `nerve sensors` (see
+# docker-compose.yml).
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .

@@ -9,14 +9,17 @@ use nerve_engine::{
     Content, Engine, EngineError, RegisterError, SensorLogLine as SensorLogLineRecord, SensorState,
     SensorStatus,
 };
-use nerve_model::{Execution, SensorType, TriggerType, find_runner};
+use nerve_model::{
+    ClaimReply, ClaimRequest, Execution, HeartbeatReply, NodeHeartbeat, NodeInfo, NodeKvReply,
+    NodeKvRequest, SensorType, TriggerType, find_runner,
+};
 use nerve_packs::LoadedPack;
 use nerve_sensor_host::LogSource;
 use nerve_store::{PackRecord, RuleRecord, TriggerInstanceRecord};
 use nerve_web::{
-    ActionView, BoxFuture, Diagnostic, EmitRequest, MetricSample, PackRegistration, Platform,
-    PlatformError, PlatformResult, RuleSource, RunRequest, SensorExitView, SensorLogLine,
-    SensorRunState, SensorStatusView, SensorTriggerView, SensorView, WebhookTarget,
+    ActionView, BoxFuture, DeadLetterDto, Diagnostic, EmitRequest, MetricSample, PackRegistration,
+    Platform, PlatformError, PlatformResult, QueueDto, RuleSource, RunRequest, SensorExitView,
+    SensorLogLine, SensorRunState, SensorStatusView, SensorTriggerView, SensorView, WebhookTarget,
 };
 use serde_json::{Map, Value, json};
 
@@ -46,7 +49,12 @@ impl EnginePlatform {
     fn sensor_now(&self, sensor_ref: &str) -> Option<SensorView> {
         let sensor = self.sensor_type(sensor_ref)?;
         let status = self.engine.sensor_status(sensor_ref);
-        Some(sensor_view(&self.engine.content(), &sensor, status))
+        Some(sensor_view(
+            &self.engine.content(),
+            &sensor,
+            status,
+            &self.engine.nodes(),
+        ))
     }
 
     fn known_packs(&self) -> Vec<LoadedPack> {
@@ -74,6 +82,15 @@ fn error(error: EngineError) -> PlatformError {
             tracing::error!(error = %other, "Platform failure.");
             PlatformError::internal("internal error")
         }
+    }
+}
+
+fn bus_error(error: &nerve_bus::BusError) -> PlatformError {
+    match error {
+        nerve_bus::BusError::QueueNotFound { queue } => PlatformError::not_found("queue", queue),
+        other => PlatformError::Unavailable {
+            message: format!("the bus: {other}"),
+        },
     }
 }
 
@@ -340,6 +357,7 @@ impl Platform for EnginePlatform {
     fn sensors(&self) -> BoxFuture<'_, PlatformResult<Vec<SensorView>>> {
         Box::pin(async move {
             let content = self.engine.content();
+            let nodes = self.engine.nodes();
             let mut statuses: HashMap<String, SensorStatus> = self
                 .engine
                 .sensor_statuses()
@@ -351,7 +369,7 @@ impl Platform for EnginePlatform {
                 .flat_map(|pack| pack.sensors.iter())
                 .map(|loaded| {
                     let status = statuses.remove(&loaded.sensor.sensor_ref());
-                    sensor_view(&content, &loaded.sensor, status)
+                    sensor_view(&content, &loaded.sensor, status, &nodes)
                 })
                 .collect();
             views.sort_by_cached_key(|view| view.sensor.sensor_ref());
@@ -411,6 +429,99 @@ impl Platform for EnginePlatform {
         sensor_metrics(&self.engine.sensor_statuses())
     }
 
+    fn node_heartbeat(
+        &self,
+        heartbeat: NodeHeartbeat,
+    ) -> BoxFuture<'_, PlatformResult<HeartbeatReply>> {
+        Box::pin(async move { self.engine.node_heartbeat(heartbeat).map_err(error) })
+    }
+
+    fn nodes(&self) -> BoxFuture<'_, PlatformResult<Vec<NodeInfo>>> {
+        Box::pin(async move { Ok(self.engine.nodes()) })
+    }
+
+    fn claim_execution<'a>(
+        &'a self,
+        execution_id: &'a str,
+        claim: ClaimRequest,
+    ) -> BoxFuture<'a, PlatformResult<ClaimReply>> {
+        Box::pin(async move {
+            self.engine
+                .claim_execution(execution_id, claim)
+                .await
+                .map_err(error)
+        })
+    }
+
+    fn node_kv(&self, request: NodeKvRequest) -> BoxFuture<'_, PlatformResult<NodeKvReply>> {
+        Box::pin(async move { Ok(self.engine.node_kv(request).await) })
+    }
+
+    fn queues(&self) -> BoxFuture<'_, PlatformResult<Vec<QueueDto>>> {
+        Box::pin(async move {
+            let bus = self.engine.bus();
+            let mut queues = Vec::new();
+            for name in self.engine.queue_names() {
+                match bus.queue_stats(&name).await {
+                    Ok(stats) => queues.push(QueueDto {
+                        name,
+                        ready: stats.ready,
+                        unacked: stats.unacked,
+                        consumers: stats.consumers,
+                        dead_letters: stats.dead_letters,
+                    }),
+                    Err(nerve_bus::BusError::QueueNotFound { .. }) => {}
+                    Err(e) => return Err(bus_error(&e)),
+                }
+            }
+            Ok(queues)
+        })
+    }
+
+    fn dead_letters<'a>(
+        &'a self,
+        queue: &'a str,
+    ) -> BoxFuture<'a, PlatformResult<Vec<DeadLetterDto>>> {
+        Box::pin(async move {
+            let letters = self
+                .engine
+                .bus()
+                .dead_letters(queue)
+                .await
+                .map_err(|e| bus_error(&e))?;
+            Ok(letters
+                .into_iter()
+                .map(|letter| DeadLetterDto {
+                    id: letter.message.id.clone(),
+                    routing_key: letter.message.routing_key.clone(),
+                    queue: letter.queue.clone(),
+                    reason: letter.reason.to_string(),
+                    deliveries: letter.deliveries,
+                    dead_lettered_at: nerve_store::timestamp(
+                        chrono::DateTime::<chrono::Utc>::from(letter.dead_lettered_at),
+                    ),
+                    body: serde_json::from_slice(&letter.message.body).unwrap_or_else(|_| {
+                        Value::String(String::from_utf8_lossy(&letter.message.body).into_owned())
+                    }),
+                })
+                .collect())
+        })
+    }
+
+    fn replay_dead_letters<'a>(
+        &'a self,
+        queue: &'a str,
+        ids: Option<Vec<String>>,
+    ) -> BoxFuture<'a, PlatformResult<usize>> {
+        Box::pin(async move {
+            self.engine
+                .bus()
+                .replay_dead_letters(queue, ids.as_deref())
+                .await
+                .map_err(|e| bus_error(&e))
+        })
+    }
+
     fn trigger_types(&self) -> BoxFuture<'_, PlatformResult<Vec<TriggerType>>> {
         Box::pin(async move {
             let content = self.engine.content();
@@ -423,8 +534,30 @@ impl Platform for EnginePlatform {
     }
 }
 
+/// The sensor node that reports running `sensor_ref`, with what it reports.
+fn remote_sensor<'a>(
+    nodes: &'a [nerve_model::NodeInfo],
+    sensor_ref: &str,
+) -> Option<(&'a str, &'a nerve_model::NodeSensorState)> {
+    nodes
+        .iter()
+        .filter(|node| node.state == "alive")
+        .find_map(|node| {
+            node.heartbeat
+                .sensors
+                .iter()
+                .find(|s| s.sensor_ref == sensor_ref)
+                .map(|s| (node.heartbeat.node.as_str(), s))
+        })
+}
+
 /// A sensor type with the host's status, or the reason the host does not run it.
-fn sensor_view(content: &Content, sensor: &SensorType, status: Option<SensorStatus>) -> SensorView {
+fn sensor_view(
+    content: &Content,
+    sensor: &SensorType,
+    status: Option<SensorStatus>,
+    nodes: &[nerve_model::NodeInfo],
+) -> SensorView {
     let trigger_types: Vec<String> = sensor
         .trigger_types
         .iter()
@@ -437,6 +570,23 @@ fn sensor_view(content: &Content, sensor: &SensorType, status: Option<SensorStat
             sensor.runtime_name(),
             "the sensor is disabled (`enabled: false` in its metadata)",
         ),
+        None if let Some((node, remote)) = remote_sensor(nodes, &sensor.sensor_ref()) => {
+            let state = match remote.state.as_str() {
+                "starting" => SensorRunState::Starting,
+                "running" => SensorRunState::Running,
+                "backoff" => SensorRunState::Backoff,
+                "unavailable" => SensorRunState::Unavailable,
+                _ => SensorRunState::Stopped,
+            };
+            let mut view = SensorStatusView::not_running(
+                state,
+                sensor.runtime_name(),
+                format!("runs on sensor node `{node}` (its log is on that node)"),
+            );
+            view.restarts = remote.restarts;
+            view.last_error = remote.last_error.clone();
+            view
+        }
         None => {
             let used = content.rule_records().any(|record| {
                 record.enabled && trigger_types.contains(&record.rule.trigger.trigger_type)

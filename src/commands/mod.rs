@@ -6,6 +6,7 @@ mod client;
 mod event;
 mod execution;
 mod key;
+mod node;
 mod pack;
 mod rule;
 mod run;
@@ -119,6 +120,19 @@ enum Command {
     /// Run everything in one process: API, rules engine, scheduler, worker. Prints
     /// `ready <url>` when it accepts requests.
     Up(up::UpArgs),
+    /// Run the server role over RabbitMQ: API, rules engine, scheduler, store. Actions run on
+    /// `nerve worker` nodes and sensors on `nerve sensors` nodes.
+    Server(node::ServerArgs),
+    /// Run a worker node: runs the actions the server schedules (needs --amqp).
+    Worker(node::NodeArgs),
+    /// Run a sensor node: runs the sensors the server assigns to it (needs --amqp).
+    Sensors(node::NodeArgs),
+    /// Nodes of a multi-node deployment: list.
+    #[command(subcommand)]
+    Node(node::NodeCommand),
+    /// The bus: queues, dead letters, replay.
+    #[command(subcommand)]
+    Bus(node::BusCommand),
     /// Run an action and follow its output live (= `nerve action execute`).
     ///
     /// Parameters are `NAME=VALUE`; values are strings (the server casts them to the declared
@@ -172,6 +186,11 @@ pub(crate) enum OutputFormat {
 pub(crate) fn exec(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Up(args) => up::exec(&cli.global, args),
+        Command::Server(args) => node::server(&cli.global, args),
+        Command::Worker(args) => node::node(&cli.global, args, nerve_model::NodeRole::Worker),
+        Command::Sensors(args) => node::node(&cli.global, args, nerve_model::NodeRole::Sensors),
+        Command::Node(command) => node::exec(&cli.global, command),
+        Command::Bus(command) => node::bus(&cli.global, command),
         Command::Run(args) => run::exec(&cli.global, args),
         Command::Action(command) => action::exec(&cli.global, command),
         Command::Execution(command) => execution::exec(&cli.global, command),

@@ -1,6 +1,7 @@
-//! `nerve up`: every role in one process — API, rules engine, scheduler, worker — with the
-//! in-process bus and the sled store under the data dir. Prints `ready <url>` when it accepts
-//! requests.
+//! `nerve up`: every role in one process — API, rules engine, scheduler, worker, sensor host —
+//! with the in-process bus (or RabbitMQ with `--amqp`) and the sled store under the data dir.
+//! Prints `ready <url>` when it accepts requests. `nerve server` is the same without the worker
+//! and the sensor host, which then run as `nerve worker` and `nerve sensors` nodes.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -41,6 +42,34 @@ pub(crate) struct UpArgs {
     /// Seconds to wait for running work on shutdown.
     #[arg(long, default_value_t = 10)]
     shutdown_grace: u64,
+    /// RabbitMQ URL (`amqp://user:pass@host:5672/%2f`): use the broker as the bus, so
+    /// `nerve worker` and `nerve sensors` nodes can join. Default: the in-process bus.
+    #[arg(
+        long,
+        env = "NERVE_AMQP_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    amqp: Option<String>,
+    /// Seconds between node heartbeats (nodes are gone after three missed ones).
+    #[arg(long, default_value_t = 2.0, value_name = "SECS")]
+    heartbeat: f64,
+}
+
+impl UpArgs {
+    /// Whether a broker was given.
+    pub(crate) fn has_amqp(&self) -> bool {
+        self.amqp.is_some()
+    }
+}
+
+/// Which roles this process runs besides the API, the rules engine and the scheduler.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Roles {
+    /// Run actions here.
+    pub(crate) worker: bool,
+    /// Run sensors here.
+    pub(crate) sensors: bool,
 }
 
 pub(crate) fn exec(global: &GlobalArgs, args: UpArgs) -> anyhow::Result<ExitCode> {
@@ -49,14 +78,19 @@ pub(crate) fn exec(global: &GlobalArgs, args: UpArgs) -> anyhow::Result<ExitCode
         .enable_all()
         .build()
         .context("failed to start the async runtime")?;
-    runtime.block_on(run(global.data_dir()?, global.base_env(), args))?;
+    let roles = Roles {
+        worker: true,
+        sensors: true,
+    };
+    runtime.block_on(run(global.data_dir()?, global.base_env(), args, roles))?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn run(
+pub(crate) async fn run(
     data_dir: PathBuf,
     base_env: Vec<(String, String)>,
     args: UpArgs,
+    roles: Roles,
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("failed to create the data dir `{}`", data_dir.display()))?;
@@ -75,13 +109,18 @@ async fn run(
 
     let cancel = CancellationToken::new();
     let tasks = TaskTracker::new();
+    let bus = connect_bus(args.amqp.as_deref(), "server").await?;
     let config = EngineConfig {
+        local_worker: roles.worker,
+        remote_nodes: args.amqp.is_some(),
+        node_heartbeat: Duration::from_secs_f64(args.heartbeat.max(0.1)),
         api_url: Some(url.clone()),
         auth_token: Some(auth.admin_token().to_owned()),
         worker_concurrency: args.worker_concurrency,
         base_env,
         runtimes: args.runtimes.clone(),
         sensors: nerve_engine::SensorsConfig {
+            enabled: roles.sensors,
             nerve_exe: std::env::current_exe().ok(),
             run_all: args.all_sensors,
             ..nerve_engine::SensorsConfig::default()
@@ -91,7 +130,7 @@ async fn run(
     let engine = Engine::start(
         config,
         store.clone(),
-        Arc::new(InProcessBus::new()),
+        bus,
         packs,
         cancel.clone(),
         tasks.clone(),
@@ -128,10 +167,51 @@ async fn run(
     Ok(())
 }
 
+/// The bus: RabbitMQ at `amqp`, else the in-process bus.
+pub(crate) async fn connect_bus(
+    amqp: Option<&str>,
+    role: &str,
+) -> anyhow::Result<Arc<dyn nerve_bus::Bus>> {
+    let Some(url) = amqp else {
+        return Ok(Arc::new(InProcessBus::new()));
+    };
+    let config = nerve_bus::AmqpConfig {
+        connection_name: format!("nerve-{role}-{}", std::process::id()),
+        ..nerve_bus::AmqpConfig::new(url)
+    };
+    let bus = nerve_bus::AmqpBus::connect(config)
+        .await
+        .with_context(|| format!("failed to connect to RabbitMQ at `{}`", redact(url)))?;
+    Ok(Arc::new(bus))
+}
+
+/// `amqp://user:secret@host` → `amqp://user:***@host`.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
 /// The built-in packs (written under `<data-dir>/builtin/<version>/`) and the user's packs
 /// under `<data-dir>/packs/`. A user pack that does not load is reported and skipped; the
 /// platform starts with everything else.
 pub(crate) fn load_packs(data_dir: &Path) -> anyhow::Result<Vec<(LoadedPack, String)>> {
+    load_packs_from(data_dir, &data_dir.join("packs"))
+}
+
+/// [`load_packs`] with the user's packs taken from `user_root` (a node can read the server's
+/// pack directory through a shared volume).
+pub(crate) fn load_packs_from(
+    data_dir: &Path,
+    user_root: &Path,
+) -> anyhow::Result<Vec<(LoadedPack, String)>> {
     let builtin_dir = data_dir.join("builtin").join(env!("CARGO_PKG_VERSION"));
     let builtin_dirs = builtin::extract(&builtin_dir)?;
     let (builtin, failed) = nerve_packs::load_packs(&builtin_dirs, &[]);
@@ -142,7 +222,7 @@ pub(crate) fn load_packs(data_dir: &Path) -> anyhow::Result<Vec<(LoadedPack, Str
             failure.dir.display()
         );
     }
-    let user_root = data_dir.join("packs");
+    let user_root = user_root.to_path_buf();
     std::fs::create_dir_all(&user_root)
         .with_context(|| format!("failed to create `{}`", user_root.display()))?;
     let mut user_dirs: Vec<PathBuf> = std::fs::read_dir(&user_root)
@@ -168,7 +248,7 @@ pub(crate) fn load_packs(data_dir: &Path) -> anyhow::Result<Vec<(LoadedPack, Str
     Ok(packs)
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -7,6 +7,7 @@ mod cli;
 mod pack_init;
 mod pack_validate;
 mod rule_test;
+mod scaleout;
 mod sensors;
 mod sensors_cli;
 mod up;

@@ -42,6 +42,7 @@ pub use platform::{
     PlatformError, PlatformResult, RuleSource, RunRequest, SensorExitView, SensorLogLine,
     SensorRunState, SensorStatusView, SensorTriggerView, SensorView, WebhookTarget,
 };
+pub use routes::nodes::{DeadLetterDto, QueueDto, ReplayDto, ReplayedDto};
 pub use routes::webhooks::{SIGNATURE_HEADER, TRACE_TAG_HEADER, hmac_key_name, sign};
 pub use server::{router, serve};
 pub use state::{AppState, ServerOptions};

@@ -58,6 +58,13 @@ use crate::routes::{self, Access};
         routes::enforcements::get,
         routes::traces::list,
         routes::traces::get,
+        routes::nodes::heartbeat,
+        routes::nodes::list,
+        routes::nodes::claim,
+        routes::nodes::kv,
+        routes::nodes::queues,
+        routes::nodes::dead_letters,
+        routes::nodes::replay,
         routes::keys::list,
         routes::keys::get,
         routes::keys::set,
@@ -105,12 +112,17 @@ use crate::routes::{self, Access};
         crate::platform::Diagnostic,
         crate::auth::ApiKeyInfo,
         crate::auth::ApiKeyCreated,
+        routes::nodes::QueueDto,
+        routes::nodes::DeadLetterDto,
+        routes::nodes::ReplayDto,
+        routes::nodes::ReplayedDto,
     )),
     tags(
         (name = "service", description = "Version, health, metrics, this document"),
         (name = "packs"), (name = "actions"), (name = "rules"), (name = "triggers"),
         (name = "sensors"), (name = "executions"), (name = "traces"), (name = "keys"),
         (name = "auth"),
+        (name = "nodes", description = "Multi-node deployments: the node registry, claims, the bus's queues and dead letters"),
         (name = "webhooks"), (name = "stream")
     )
 )]

@@ -127,6 +127,16 @@ pub enum BusError {
         id: String,
     },
 
+    /// The broker's protocol cannot carry the message, e.g. an AMQP message id or header name
+    /// over 255 bytes (AMQP implementations only); nothing was published.
+    #[error("message `{id}` cannot be published to the broker: {reason}")]
+    Unrepresentable {
+        /// The message id.
+        id: String,
+        /// What AMQP cannot carry.
+        reason: &'static str,
+    },
+
     /// The broker could not be reached or failed the operation (AMQP implementations only).
     #[error("message broker failed during {operation}")]
     Broker {

@@ -11,6 +11,8 @@
 //!   prefetch, publisher confirms, ack/nack/reject and dead-lettering (see [`bus`] for the
 //!   mapping an AMQP implementation follows).
 //! - [`InProcessBus`]: the implementation `nerve up` uses, in memory, bounded, lock per queue.
+//! - [`AmqpBus`]: the implementation over RabbitMQ (quorum queues, publisher confirms,
+//!   reconnecting by itself), for roles in several processes.
 //! - [`conformance`]: the suite every implementation passes ([`conformance_tests!`]).
 //! - [`topology`]: the exchange, routing-key and queue names the roles share.
 //! - [`topic`]: RabbitMQ topic matching (`*`, `#`) and name rules.
@@ -18,6 +20,7 @@
 //! This crate does not know what the messages mean (bodies are bytes; [`Message::json`] is a
 //! convenience) and does not store anything durably: durability is the store's job.
 
+mod amqp;
 pub mod bus;
 pub mod conformance;
 mod consumer;
@@ -27,6 +30,7 @@ mod message;
 pub mod topic;
 pub mod topology;
 
+pub use amqp::{AmqpBus, AmqpConfig};
 pub use bus::{
     Bus, DEFAULT_MAX_DELIVERIES, DeadLetter, DeadLetterReason, PublishOutcome, QueueSpec,
     QueueStats,

@@ -159,7 +159,7 @@ pub(crate) async fn register_pack(
     let record = nerve_store::PackRecord {
         meta: pack.meta.clone(),
         dir: pack.dir.clone(),
-        content_hash: String::new(),
+        content_hash: pack.content_hash.clone(),
         installed_at: nerve_store::timestamp(chrono::Utc::now()),
         source: source.to_owned(),
     };

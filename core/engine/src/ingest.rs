@@ -43,30 +43,7 @@ pub(crate) async fn emit_in_trace(
     trace_tag: Option<String>,
     cause: Option<(String, nerve_store::CausedBy)>,
 ) -> Result<TriggerInstanceRecord, EngineError> {
-    let content = engine.content();
-    let type_ref = type_of(trigger);
-    let Some(trigger_type) = content.trigger_type(type_ref) else {
-        let known = content.trigger_type_refs();
-        let hint = nerve_packs::did_you_mean(type_ref, known.iter().map(String::as_str))
-            .map(|s| format!(" (did you mean `{s}`?)"))
-            .unwrap_or_default();
-        return Err(EngineError::invalid(format!(
-            "unknown trigger type `{type_ref}`{hint}"
-        )));
-    };
-    if !payload.is_object() {
-        return Err(EngineError::invalid(format!(
-            "the payload of a `{type_ref}` event must be an object"
-        )));
-    }
-    if let Some(schema) = &trigger_type.payload_schema
-        && let Err(violations) = schema.validate(&payload)
-    {
-        return Err(EngineError::Invalid {
-            message: format!("payload does not match the payload_schema of `{type_ref}`"),
-            details: violations.iter().map(ToString::to_string).collect(),
-        });
-    }
+    check_event(&engine.content(), trigger, &payload)?;
     let store = engine.store();
     let id = nerve_store::new_id();
     let now = nerve_store::timestamp(chrono::Utc::now());
@@ -100,7 +77,89 @@ pub(crate) async fn emit_in_trace(
     Ok(record)
 }
 
+/// Checks an event against its trigger type: known type, object payload matching the
+/// `payload_schema`. The same check on the server and on sensor nodes.
+pub(crate) fn check_event(
+    content: &crate::Content,
+    trigger: &str,
+    payload: &Value,
+) -> Result<(), EngineError> {
+    let type_ref = type_of(trigger);
+    let Some(trigger_type) = content.trigger_type(type_ref) else {
+        let known = content.trigger_type_refs();
+        let hint = nerve_packs::did_you_mean(type_ref, known.iter().map(String::as_str))
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default();
+        return Err(EngineError::invalid(format!(
+            "unknown trigger type `{type_ref}`{hint}"
+        )));
+    };
+    if !payload.is_object() {
+        return Err(EngineError::invalid(format!(
+            "the payload of a `{type_ref}` event must be an object"
+        )));
+    }
+    if let Some(schema) = &trigger_type.payload_schema
+        && let Err(violations) = schema.validate(payload)
+    {
+        return Err(EngineError::Invalid {
+            message: format!("payload does not match the payload_schema of `{type_ref}`"),
+            details: violations.iter().map(ToString::to_string).collect(),
+        });
+    }
+    Ok(())
+}
+
 /// Hands a recorded event to the rules engine.
+/// Header of a trigger instance published by a sensor node: the rules engine records it
+/// before matching (an event from this process is recorded before it is published).
+pub(crate) const RECORD_HEADER: &str = "x-nerve-record";
+
+/// The trigger instance record of a new event (trace id = its id unless `cause` says otherwise).
+pub(crate) fn new_record(
+    trigger: &str,
+    payload: Value,
+    trace_tag: Option<String>,
+) -> TriggerInstanceRecord {
+    let id = nerve_store::new_id();
+    let now = nerve_store::timestamp(chrono::Utc::now());
+    TriggerInstanceRecord {
+        id: id.clone(),
+        trigger: trigger.to_owned(),
+        payload,
+        occurrence_time: now,
+        status: TriggerInstanceStatus::Pending,
+        trace_id: Some(id.clone()),
+        trace_tag: Some(trace_tag.unwrap_or_else(|| format!("trigger_instance-{id}"))),
+    }
+}
+
+/// Records an event a sensor node published, if it is not recorded yet (redelivery), with its
+/// trace entry; not flushed (the rules engine flushes before it acks).
+pub(crate) fn record_remote(
+    engine: &Engine,
+    record: &TriggerInstanceRecord,
+) -> Result<(), EngineError> {
+    let store = engine.store();
+    if store.trigger_instance(&record.id)?.is_some() {
+        return Ok(());
+    }
+    store.record_trigger_instance_unflushed(record)?;
+    let trace_id = record.trace_id.clone().unwrap_or_else(|| record.id.clone());
+    store.add_to_trace(
+        &trace_id,
+        record.trace_tag.as_deref().unwrap_or_default(),
+        TraceComponentKind::TriggerInstance,
+        TraceComponent {
+            id: record.id.clone(),
+            component_ref: record.trigger.clone(),
+            caused_by: None,
+            updated_at: record.occurrence_time.clone(),
+        },
+    )?;
+    Ok(())
+}
+
 pub(crate) async fn publish(
     engine: &Engine,
     record: &TriggerInstanceRecord,

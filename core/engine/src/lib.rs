@@ -18,6 +18,8 @@ mod content;
 mod error;
 mod ingest;
 mod kv;
+mod node;
+mod nodes;
 mod parameters;
 mod rules_engine;
 mod runtimes;
@@ -44,6 +46,8 @@ pub use error::EngineError;
 pub use nerve_sensor_host::{
     HostConfig as SensorHostConfig, LogLine as SensorLogLine, SensorState, SensorStatus,
 };
+pub use node::{NodeConfig, PackLoader, ServerLink, run_node};
+pub use nodes::MISSED_BEATS;
 pub use parameters::{ParameterProblem, check_action_parameters};
 pub use runtimes::{DetectedRuntime, RuntimeStatus, detect_runtimes, detect_runtimes_with};
 pub use sensors::{SensorsConfig, single_sensor_spec};
@@ -76,6 +80,17 @@ pub struct EngineConfig {
     /// Operator override of the runtimes this node may use (`NERVE_RUNTIMES`); see
     /// [`detect_runtimes_with`].
     pub runtimes: Option<String>,
+    /// Whether this process runs a worker (consumes execution requests). `nerve server`
+    /// leaves running actions to `nerve worker` nodes.
+    pub local_worker: bool,
+    /// Whether remote nodes report to this process over the bus (`nerve server`, `nerve up
+    /// --amqp`): it consumes execution reports and output, and sweeps gone nodes.
+    pub remote_nodes: bool,
+    /// Heartbeat interval nodes are told to keep; three missed ones and a node is gone.
+    pub node_heartbeat: Duration,
+    /// This process's node name (recorded as the worker of executions it runs for remote
+    /// nodes' bookkeeping).
+    pub node_name: String,
 }
 
 impl Default for EngineConfig {
@@ -92,6 +107,10 @@ impl Default for EngineConfig {
             purge_interval: Duration::from_secs(600),
             sensors: SensorsConfig::default(),
             runtimes: None,
+            local_worker: true,
+            remote_nodes: false,
+            node_heartbeat: Duration::from_secs(2),
+            node_name: "local".to_owned(),
         }
     }
 }
@@ -131,6 +150,8 @@ struct Inner {
     sensor_host: std::sync::OnceLock<nerve_sensor_host::SensorHost<sensors::EngineServices>>,
     /// Bumped on every content change (timers and sensors follow it).
     content_version: tokio::sync::watch::Sender<u64>,
+    /// Remote nodes (multi-node deployments).
+    registry: Mutex<nodes::Registry>,
 }
 
 impl Engine {
@@ -176,11 +197,15 @@ impl Engine {
                 tasks,
                 sensor_host: std::sync::OnceLock::new(),
                 content_version: tokio::sync::watch::Sender::new(0),
+                registry: Mutex::new(nodes::Registry::default()),
             }),
         };
         engine.rebuild_content()?;
         rules_engine::spawn(&engine).await?;
-        worker::spawn(&engine).await?;
+        if engine.inner.config.local_worker {
+            worker::spawn(&engine).await?;
+        }
+        engine.spawn_node_consumers().await?;
         engine.recover().await?;
         engine.spawn_retention();
         engine.start_sensors();
@@ -191,6 +216,27 @@ impl Engine {
     /// The store.
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// The bus.
+    pub fn bus(&self) -> &Arc<dyn Bus> {
+        &self.inner.bus
+    }
+
+    /// The queues of the topology this server declares (for `/api/v1/bus/queues`).
+    pub fn queue_names(&self) -> Vec<String> {
+        let mut names = vec![
+            nerve_bus::topology::RULES_ENGINE_QUEUE.to_owned(),
+            nerve_bus::topology::EXECUTION_STATUS_QUEUE.to_owned(),
+            nerve_bus::topology::OUTPUT_QUEUE.to_owned(),
+        ];
+        names.extend(
+            nerve_model::builtin_runners()
+                .iter()
+                .filter_map(|r| nerve_bus::topology::worker_queue(&r.name).ok())
+                .map(|q| q.name),
+        );
+        names
     }
 
     /// The content in force now.
@@ -242,8 +288,15 @@ impl Engine {
                 .packs
                 .write()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let old: Vec<Arc<LoadedPack>> = slot
+                .iter()
+                .filter(|p| p.pack_ref == pack.pack_ref && p.content_hash != pack.content_hash)
+                .cloned()
+                .collect();
             slot.retain(|p| p.pack_ref != pack.pack_ref);
             slot.push(Arc::new(pack));
+            drop(slot);
+            self.remember_pack_hashes(&old);
         }
         self.rebuild_content()?;
         Ok(refs)
@@ -512,7 +565,14 @@ impl Engine {
         let content = self.content();
         for record in unfinished {
             let execution = record.execution;
+            let remote = execution
+                .worker
+                .as_deref()
+                .is_some_and(|node| node != self.inner.config.node_name);
             match execution.status {
+                // A remote worker may still be running it: its report, or the sweeper once
+                // the node is gone, finishes it.
+                ExecutionStatus::Running | ExecutionStatus::Canceling if remote => {}
                 ExecutionStatus::Running | ExecutionStatus::Canceling => {
                     let reason = "the node running it stopped before it finished".to_owned();
                     let to = if execution.status == ExecutionStatus::Canceling {

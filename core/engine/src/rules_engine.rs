@@ -46,10 +46,22 @@ async fn handle(engine: &Engine, delivery: Delivery) {
         }
     };
     let span = tracing::info_span!("event", event_id = %record.id, trigger = %record.trigger);
-    match process(engine, &record, delivery.redelivered())
-        .instrument(span)
-        .await
-    {
+    let remote = delivery
+        .message()
+        .headers
+        .contains_key(crate::ingest::RECORD_HEADER);
+    let processed = async {
+        if remote {
+            crate::ingest::record_remote(engine, &record)?;
+        }
+        process(engine, &record, delivery.redelivered() || remote).await?;
+        if remote {
+            // The ack tells the sensor node's broker the event is safe: it must be durable.
+            engine.store().flush().await?;
+        }
+        Ok::<(), EngineError>(())
+    };
+    match processed.instrument(span).await {
         Ok(()) => {
             if let Err(error) = delivery.ack().await {
                 tracing::warn!(%error, event_id = %record.id, "Ack failed; the event will be redelivered and found processed.");

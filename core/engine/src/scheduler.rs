@@ -390,6 +390,8 @@ pub(crate) async fn cancel(engine: &Engine, execution_id: &str) -> Result<Execut
                 .cloned();
             if let Some(token) = token {
                 token.cancel();
+            } else if let Some(node) = current.worker.as_deref() {
+                engine.cancel_remote(node, execution_id);
             }
         }
         status if status.is_cancelable() => {

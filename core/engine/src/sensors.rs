@@ -76,57 +76,7 @@ impl HostServices for EngineServices {
 
     async fn kv(&self, _sensor: &str, op: KvOp) -> Result<Value, String> {
         let engine = self.engine().ok_or("the engine is shutting down")?;
-        let kv = engine.store().kv();
-        let result = match op {
-            KvOp::Get { key, decrypt } => kv
-                .get(KvScope::System, &key, decrypt)
-                .map(|pair| pair.map_or(Value::Null, |p| Value::String(p.value))),
-            KvOp::Set {
-                key,
-                value,
-                ttl,
-                secret,
-            } => kv
-                .set(&KvWrite {
-                    scope: KvScope::System,
-                    name: key,
-                    value,
-                    secret,
-                    ttl_seconds: ttl,
-                })
-                .await
-                .map(|_| Value::Bool(true)),
-            KvOp::Delete { key } => kv
-                .delete(KvScope::System, &key)
-                .await
-                .map(|old| Value::Bool(old.is_some())),
-            KvOp::List {
-                prefix,
-                limit,
-                offset,
-            } => kv
-                .list(&KvFilter {
-                    scope: Some(KvScope::System),
-                    prefix,
-                    decrypt: false,
-                    limit,
-                    offset,
-                })
-                .map(|page| {
-                    let entries: Vec<KvEntry> = page
-                        .items
-                        .into_iter()
-                        .map(|pair| KvEntry {
-                            name: pair.name,
-                            value: pair.value,
-                            secret: pair.secret,
-                            expire_timestamp: pair.expire_at,
-                        })
-                        .collect();
-                    serde_json::to_value(entries).unwrap_or(Value::Null)
-                }),
-        };
-        result.map_err(|error| format!("datastore: {error}"))
+        run_kv(&engine, op).await
     }
 
     async fn process_event(&self, event: ProcessEvent) {
@@ -148,6 +98,62 @@ impl HostServices for EngineServices {
     }
 
     fn log(&self, _sensor: &str, _line: &LogLine) {}
+}
+
+/// Runs a sensor's key-value operation on the store (the System scope, keys already
+/// prefixed by the host): for local sensors and those of remote sensor nodes.
+pub(crate) async fn run_kv(engine: &Engine, op: KvOp) -> Result<Value, String> {
+    let kv = engine.store().kv();
+    let result = match op {
+        KvOp::Get { key, decrypt } => kv
+            .get(KvScope::System, &key, decrypt)
+            .map(|pair| pair.map_or(Value::Null, |p| Value::String(p.value))),
+        KvOp::Set {
+            key,
+            value,
+            ttl,
+            secret,
+        } => kv
+            .set(&KvWrite {
+                scope: KvScope::System,
+                name: key,
+                value,
+                secret,
+                ttl_seconds: ttl,
+            })
+            .await
+            .map(|_| Value::Bool(true)),
+        KvOp::Delete { key } => kv
+            .delete(KvScope::System, &key)
+            .await
+            .map(|old| Value::Bool(old.is_some())),
+        KvOp::List {
+            prefix,
+            limit,
+            offset,
+        } => kv
+            .list(&KvFilter {
+                scope: Some(KvScope::System),
+                prefix,
+                decrypt: false,
+                limit,
+                offset,
+            })
+            .map(|page| {
+                let entries: Vec<KvEntry> = page
+                    .items
+                    .into_iter()
+                    .map(|pair| KvEntry {
+                        name: pair.name,
+                        value: pair.value,
+                        secret: pair.secret,
+                        expire_timestamp: pair.expire_at,
+                    })
+                    .collect();
+                serde_json::to_value(entries).unwrap_or(Value::Null)
+            }),
+    };
+    result.map_err(|error| format!("datastore: {error}"))
 }
 
 /// Context for computing specs.
@@ -194,6 +200,43 @@ pub(crate) fn specs(inputs: &SpecInputs<'_>) -> Vec<SensorSpec> {
         }
     }
     specs
+}
+
+/// The spec of a sensor a sensor node was assigned: launched from the node's own copy of the
+/// pack, with the triggers the server computed. `None` when the node does not have it.
+pub(crate) fn assigned_spec(
+    inputs: &SpecInputs<'_>,
+    assignment: &nerve_model::SensorAssignment,
+) -> Option<SensorSpec> {
+    let content = inputs.content;
+    let definitions: Vec<&RuntimeDef> = content.packs().flat_map(|p| p.runtimes.iter()).collect();
+    let (pack, loaded) = content.packs().find_map(|pack| {
+        pack.sensors
+            .iter()
+            .find(|s| s.sensor.sensor_ref() == assignment.sensor_ref)
+            .map(|loaded| (pack, loaded))
+    })?;
+    let sensor = &loaded.sensor;
+    let triggers: Vec<TriggerDict> = assignment
+        .triggers
+        .iter()
+        .filter_map(|t| serde_json::from_value(t.clone()).ok())
+        .collect();
+    Some(SensorSpec {
+        sensor_ref: sensor.sensor_ref(),
+        pack: sensor.pack.clone(),
+        class_name: sensor.class_name.clone(),
+        launch: launch(inputs, &definitions, &pack.dir, loaded),
+        config: Map::new(),
+        poll_interval: sensor.poll_interval,
+        trigger_types: sensor
+            .trigger_types
+            .iter()
+            .map(|t| t.to_trigger_type(&sensor.pack).type_ref())
+            .collect(),
+        triggers,
+        problems: assignment.problems.clone(),
+    })
 }
 
 /// The triggers of a sensor's types: (triggers, problems, whether an enabled rule uses a type).

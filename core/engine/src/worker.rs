@@ -20,7 +20,7 @@ use crate::runtimes::RuntimeStatus;
 use crate::{Engine, EngineError, scheduler};
 
 /// Runners a worker in this process runs (the workflow runners come with the workflow engine).
-const LOCAL_RUNNERS: &[&str] = &[
+pub(crate) const LOCAL_RUNNERS: &[&str] = &[
     "local-shell-cmd",
     "local-shell-script",
     "python-script",
@@ -31,7 +31,7 @@ const LOCAL_RUNNERS: &[&str] = &[
 /// Runners that start no process: their executions take slots of
 /// [`EngineConfig::in_process_concurrency`](crate::EngineConfig::in_process_concurrency), not of
 /// `worker_concurrency`, which bounds the processes running at once.
-const IN_PROCESS_RUNNERS: &[&str] = &["http-request", "noop"];
+pub(crate) const IN_PROCESS_RUNNERS: &[&str] = &["http-request", "noop"];
 
 /// Starts one consumer per runner queue: process runners share one concurrency limit,
 /// in-process runners another.
@@ -189,6 +189,50 @@ async fn run(
     cancel: CancellationToken,
 ) -> (ExecutionStatus, Value, Option<String>) {
     let content = engine.content();
+    let config = &engine.inner.config;
+    let settings = RunSettings {
+        api_url: config.api_url.clone(),
+        auth_token: config.auth_token.clone(),
+        kill_grace: config.kill_grace,
+        base_env: config.base_env.clone(),
+        python: python(&engine.inner.runtimes),
+    };
+    let store = engine.store().clone();
+    let id = execution.id.clone();
+    run_action(
+        &content,
+        &settings,
+        execution,
+        cancel,
+        move |stream, line| {
+            if let Err(error) = store.append_output(&id, stream, line) {
+                tracing::warn!(%error, execution_id = %id, "Output line not recorded.");
+            }
+        },
+    )
+    .await
+}
+
+/// What running an action needs besides the action: the node's settings.
+#[derive(Debug, Clone)]
+pub(crate) struct RunSettings {
+    pub(crate) api_url: Option<String>,
+    pub(crate) auth_token: Option<String>,
+    pub(crate) kill_grace: std::time::Duration,
+    pub(crate) base_env: Vec<(String, String)>,
+    pub(crate) python: Interpreter,
+}
+
+/// Runs `execution`'s action as `content` defines it, handing each output line to `on_line`
+/// (`"stdout"` or `"stderr"`, the line) as it comes: the one way a local worker and a remote
+/// worker node run actions.
+pub(crate) async fn run_action(
+    content: &crate::Content,
+    settings: &RunSettings,
+    execution: &Execution,
+    cancel: CancellationToken,
+    mut on_line: impl FnMut(&'static str, &str) + Send + 'static,
+) -> (ExecutionStatus, Value, Option<String>) {
     let Some((pack, action)) = content.action(&execution.action) else {
         let reason = format!("action `{}` is no longer registered", execution.action);
         return (
@@ -205,7 +249,6 @@ async fn run(
             Some(reason),
         );
     };
-    let config = &engine.inner.config;
     let mut request = nerve_runner::RunRequest::new(
         execution.id.clone(),
         action.action.clone(),
@@ -214,23 +257,23 @@ async fn run(
     );
     request.parameters = execution.parameters.clone();
     request.entry_point = action.entry_point.clone();
-    request.api_url = config.api_url.clone();
-    request.auth_token = config.auth_token.clone();
-    request.grace = config.kill_grace;
-    request.base_env = config.base_env.iter().cloned().collect::<BTreeMap<_, _>>();
-    request.python = python(engine);
+    request.api_url = settings.api_url.clone();
+    request.auth_token = settings.auth_token.clone();
+    request.grace = settings.kill_grace;
+    request.base_env = settings
+        .base_env
+        .iter()
+        .cloned()
+        .collect::<BTreeMap<_, _>>();
+    request.python = settings.python.clone();
     let (sink, mut lines) = mpsc::channel::<nerve_runner::OutputLine>(1024);
-    let store = engine.store().clone();
-    let id = execution.id.clone();
     let recorder = tokio::spawn(async move {
         while let Some(line) = lines.recv().await {
             let stream = match line.stream {
                 Stream::Stdout => "stdout",
                 Stream::Stderr => "stderr",
             };
-            if let Err(error) = store.append_output(&id, stream, &line.line) {
-                tracing::warn!(%error, execution_id = %id, "Output line not recorded.");
-            }
+            on_line(stream, &line.line);
         }
     });
     let outcome = nerve_runner::run(request, sink, cancel).await;
@@ -257,10 +300,9 @@ async fn run(
     }
 }
 
-fn python(engine: &Engine) -> Interpreter {
-    match engine
-        .inner
-        .runtimes
+/// The python interpreter the runtimes detected here allow.
+pub(crate) fn python(runtimes: &[crate::DetectedRuntime]) -> Interpreter {
+    match runtimes
         .iter()
         .find(|r| r.name == "python")
         .map(|r| &r.status)

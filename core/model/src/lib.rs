@@ -9,6 +9,7 @@
 mod action;
 mod enforcement;
 mod execution;
+mod node;
 mod pack;
 mod param;
 mod policy;
@@ -23,6 +24,11 @@ mod trigger;
 pub use action::Action;
 pub use enforcement::{EnforcementStatus, RuleEnforcement, TriggerInstanceStatus};
 pub use execution::{Execution, ExecutionContext, ExecutionStatus, OutputLine, StatusChange};
+pub use node::{
+    ClaimReply, ClaimRequest, ExecutionReport, HeartbeatReply, NodeHeartbeat, NodeInfo,
+    NodeKvReply, NodeKvRequest, NodeRole, NodeRuntime, NodeSensorState, OutputReport, PackDrift,
+    SensorAssignment,
+};
 pub use pack::{PackMeta, is_valid_pack_ref};
 pub use param::{
     MASKED_VALUE, ParamError, ParamMap, ParamSpec, RUNNER_OVERRIDABLE_ATTRIBUTES, cast_parameter,

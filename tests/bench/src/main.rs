@@ -33,6 +33,13 @@ Suites:
            sensor dispatch -> trigger instance recorded (1 sensor)  >= 20,000 events/s
            sensor SIGKILL -> new process ready                      (no target; printed)
   sensors  Only the sensor figures of `up`.
+  amqp   Nerve scaled out over the RabbitMQ on 127.0.0.1:5672 (guest/guest; a fresh vhost per
+         deployment): `nerve server --amqp` with `nerve worker` nodes, child processes like
+         `up`'s. Targets:
+           webhook -> core.noop execution recorded, 1 worker       >= 5,000 events/s
+           the same with 2 workers; 2 workers / 1 worker           (no target; printed)
+           in-process `nerve up`, same load; AMQP / in-process     (no target; printed)
+           event -> action start p50 / p99 over the broker         (no target; printed)
   all    Every suite with its defaults.
 
 Figures are medians over rounds measured in one run; ratios are computed within the run.";
@@ -53,6 +60,14 @@ enum Suite {
     /// Only the sensor figures of `up`: dispatch → trigger instance throughput from one sensor
     /// process (target ≥ 20,000 events/s) and SIGKILL → new sensor process ready.
     Sensors(up::Args),
+    /// Nerve scaled out over RabbitMQ (127.0.0.1:5672, guest/guest, a fresh vhost per
+    /// deployment): webhook → `core.noop` executions recorded with `nerve server --amqp` and one
+    /// worker node, then two, next to the in-process `nerve up` under the same load; event →
+    /// action start latency over the broker.
+    ///
+    /// Target: ≥ 5,000 events/s recorded with one worker. Build the server first:
+    /// `cargo build --release --bin nerve`.
+    Amqp(up::amqp::Args),
     /// Every suite above, each with its defaults.
     All,
 }
@@ -62,9 +77,11 @@ fn main() -> anyhow::Result<()> {
         Suite::Rules(args) => rules::run(&args),
         Suite::Up(args) => up::run(&args),
         Suite::Sensors(args) => up::run_sensors(&args),
+        Suite::Amqp(args) => up::run_amqp(&args),
         Suite::All => {
             rules::run(&defaults::<rules::Args>())?;
-            up::run(&defaults::<up::Args>())
+            up::run(&defaults::<up::Args>())?;
+            up::run_amqp(&defaults::<up::amqp::Args>())
         }
     }
 }

@@ -175,11 +175,22 @@ impl NerveServer {
     /// # Panics
     /// When it does not become ready in time (its stderr is shown).
     pub fn start(binary: &Path, data_dir: &Path) -> NerveServer {
+        NerveServer::spawn(binary, data_dir, &["up", "--listen", "127.0.0.1:0"])
+    }
+
+    /// Starts `nerve <args> --data-dir <data_dir>` (any long-running role: `server`, `worker`,
+    /// `sensors`, `up` with options) and waits for its `ready ...` line. For nodes, `url` is
+    /// the rest of that line and `token` is empty when the data dir has no admin token.
+    ///
+    /// # Panics
+    /// When it does not become ready in time.
+    pub fn spawn(binary: &Path, data_dir: &Path, args: &[&str]) -> NerveServer {
         use std::io::BufRead as _;
         #[allow(clippy::disallowed_methods)]
         let mut command = Command::new(binary);
         command
-            .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args(args)
+            .arg("--data-dir")
             .arg(data_dir)
             .env("RUST_LOG", "debug")
             .stdin(Stdio::null())
@@ -225,14 +236,27 @@ impl NerveServer {
                 }
                 Err(_) => {
                     let _ = child.kill();
-                    panic!("`nerve up` did not print `ready <url>` within {COMMAND_DEADLINE:?}");
+                    let _ = child.wait();
+                    let logs = stderr_text.lock().map(|t| t.clone()).unwrap_or_default();
+                    let tail: String = logs
+                        .lines()
+                        .rev()
+                        .take(30)
+                        .collect::<Vec<_>>()
+                        .into_iter()
+                        .rev()
+                        .collect::<Vec<_>>()
+                        .join("\n");
+                    panic!(
+                        "`nerve {}` did not print `ready ...` within {COMMAND_DEADLINE:?}; its log ends:\n{tail}",
+                        args.join(" ")
+                    );
                 }
             }
         };
         let token = std::fs::read_to_string(data_dir.join("admin.token"))
-            .unwrap_or_else(|e| panic!("no admin token in the data dir: {e}"))
-            .trim()
-            .to_owned();
+            .map(|t| t.trim().to_owned())
+            .unwrap_or_default();
         NerveServer {
             child,
             url,
@@ -295,4 +319,67 @@ impl Drop for NerveServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A RabbitMQ virtual host of its own for one test, so tests against the one broker on the
+/// machine (127.0.0.1:5672, guest/guest) run in parallel without seeing each other's queues.
+/// Deleted (with everything in it) when dropped.
+#[derive(Debug)]
+pub struct RabbitVhost {
+    /// The vhost's name.
+    pub name: String,
+    /// `amqp://guest:guest@127.0.0.1:5672/<name>`.
+    pub url: String,
+}
+
+impl RabbitVhost {
+    /// Creates a fresh vhost named after `test` and gives `guest` all rights on it.
+    ///
+    /// # Panics
+    /// When RabbitMQ is not running (the message says how to start it): tests that need the
+    /// broker fail, they do not skip.
+    pub fn new(test: &str) -> RabbitVhost {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
+        let name = format!("nerve-{test}-{}-{nanos}", std::process::id());
+        rabbitmqctl(&["add_vhost", &name]);
+        rabbitmqctl(&["set_permissions", "-p", &name, "guest", ".*", ".*", ".*"]);
+        let url = format!("amqp://guest:guest@127.0.0.1:5672/{name}");
+        RabbitVhost { name, url }
+    }
+}
+
+impl Drop for RabbitVhost {
+    fn drop(&mut self) {
+        #[allow(clippy::disallowed_methods)]
+        let _ = Command::new("rabbitmqctl")
+            .args(["delete_vhost", &self.name])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// Runs `rabbitmqctl args`, panicking with its output and a hint when it fails.
+///
+/// # Panics
+/// When `rabbitmqctl` is missing or fails (RabbitMQ not running).
+pub fn rabbitmqctl(args: &[&str]) -> String {
+    #[allow(clippy::disallowed_methods)]
+    let output = Command::new("rabbitmqctl")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run `rabbitmqctl` ({e}): these tests need RabbitMQ on 127.0.0.1:5672; install `rabbitmq-server`")
+        });
+    assert!(
+        output.status.success(),
+        "`rabbitmqctl {}` failed: RabbitMQ must run on 127.0.0.1:5672 (start it with `rabbitmq-server -detached`).\n{}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }

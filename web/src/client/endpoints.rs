@@ -666,4 +666,62 @@ impl Client {
         self.call_empty(Method::DELETE, &format!("/apikeys/{}", encode(id)), &[])
             .await
     }
+
+    /// Every node the server heard from.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] when the server cannot be reached or refuses.
+    pub async fn list_nodes(&self) -> Result<Vec<nerve_model::NodeInfo>, ClientError> {
+        self.call(Method::GET, "/nodes", None, None).await
+    }
+
+    /// The bus's queues with their counts.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] when the server cannot be reached or refuses.
+    pub async fn bus_queues(&self) -> Result<Vec<crate::QueueDto>, ClientError> {
+        self.call(Method::GET, "/bus/queues", None, None).await
+    }
+
+    /// The dead letters of a queue, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Http`] 404 for an unknown queue.
+    pub async fn dead_letters(
+        &self,
+        queue: &str,
+    ) -> Result<Vec<crate::DeadLetterDto>, ClientError> {
+        self.call(
+            Method::GET,
+            &format!("/bus/queues/{}/dead_letters", encode(queue)),
+            None,
+            None,
+        )
+        .await
+    }
+
+    /// Moves dead letters of `queue` (all, or those with `ids`) back to it; returns how many.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Http`] 404 for an unknown queue.
+    pub async fn replay_dead_letters(
+        &self,
+        queue: &str,
+        ids: Option<Vec<String>>,
+    ) -> Result<usize, ClientError> {
+        let body = serde_json::json!({ "ids": ids });
+        let replayed: crate::ReplayedDto = self
+            .call(
+                Method::POST,
+                &format!("/bus/queues/{}/replay", encode(queue)),
+                None,
+                Some(&body),
+            )
+            .await?;
+        Ok(replayed.replayed)
+    }
 }

@@ -15,9 +15,14 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 
-use nerve_model::{Execution, TriggerType};
+use nerve_model::{
+    ClaimReply, ClaimRequest, Execution, HeartbeatReply, NodeHeartbeat, NodeInfo, NodeKvReply,
+    NodeKvRequest, TriggerType,
+};
 use nerve_store::{PackRecord, RuleRecord, TriggerInstanceRecord};
 use serde_json::{Map, Value};
+
+use crate::routes::nodes::{DeadLetterDto, QueueDto};
 
 pub use types::{
     ActionView, Diagnostic, EmitRequest, MetricSample, PackRegistration, RuleSource, RunRequest,
@@ -245,5 +250,65 @@ pub trait Platform: Send + Sync + 'static {
     /// what `/metrics` computes from the store. Must be cheap: it is called on every scrape.
     fn metrics(&self) -> Vec<MetricSample> {
         Vec::new()
+    }
+
+    /// Records a node's heartbeat and says what it must do now. Platforms without remote
+    /// nodes answer `Unavailable`.
+    fn node_heartbeat(
+        &self,
+        heartbeat: NodeHeartbeat,
+    ) -> BoxFuture<'_, PlatformResult<HeartbeatReply>> {
+        let _ = heartbeat;
+        Box::pin(async { Err(no_nodes()) })
+    }
+
+    /// The nodes the server heard from.
+    fn nodes(&self) -> BoxFuture<'_, PlatformResult<Vec<NodeInfo>>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    /// A remote worker's claim of an execution.
+    fn claim_execution<'a>(
+        &'a self,
+        execution_id: &'a str,
+        claim: ClaimRequest,
+    ) -> BoxFuture<'a, PlatformResult<ClaimReply>> {
+        let _ = (execution_id, claim);
+        Box::pin(async { Err(no_nodes()) })
+    }
+
+    /// A sensor's key-value request from a sensor node.
+    fn node_kv(&self, request: NodeKvRequest) -> BoxFuture<'_, PlatformResult<NodeKvReply>> {
+        let _ = request;
+        Box::pin(async { Err(no_nodes()) })
+    }
+
+    /// The bus's queues with their counts.
+    fn queues(&self) -> BoxFuture<'_, PlatformResult<Vec<QueueDto>>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    /// The dead letters of a queue.
+    fn dead_letters<'a>(
+        &'a self,
+        queue: &'a str,
+    ) -> BoxFuture<'a, PlatformResult<Vec<DeadLetterDto>>> {
+        Box::pin(async move { Err(PlatformError::not_found("queue", queue)) })
+    }
+
+    /// Moves dead letters (all, or those with these ids) back to their queue.
+    fn replay_dead_letters<'a>(
+        &'a self,
+        queue: &'a str,
+        ids: Option<Vec<String>>,
+    ) -> BoxFuture<'a, PlatformResult<usize>> {
+        let _ = ids;
+        Box::pin(async move { Err(PlatformError::not_found("queue", queue)) })
+    }
+}
+
+fn no_nodes() -> PlatformError {
+    PlatformError::Unavailable {
+        message: "this server does not take remote nodes".to_owned(),
     }
 }

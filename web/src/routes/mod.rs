@@ -13,6 +13,7 @@ pub(crate) mod enforcements;
 pub(crate) mod executions;
 pub(crate) mod keys;
 pub(crate) mod metrics;
+pub(crate) mod nodes;
 pub(crate) mod output;
 pub(crate) mod packs;
 pub(crate) mod root;
@@ -256,6 +257,34 @@ pub(crate) fn table() -> Vec<Route> {
             output::stream,
         )
         .streaming(),
+        Route::new(
+            Post,
+            "/api/v1/executions/{id}/claim",
+            Authenticated,
+            nodes::claim,
+        ),
+        // Nodes and the bus.
+        Route::new(Get, "/api/v1/nodes", Authenticated, nodes::list),
+        Route::new(
+            Post,
+            "/api/v1/nodes/{name}/heartbeat",
+            Authenticated,
+            nodes::heartbeat,
+        ),
+        Route::new(Post, "/api/v1/nodes/{name}/kv", Authenticated, nodes::kv),
+        Route::new(Get, "/api/v1/bus/queues", Authenticated, nodes::queues),
+        Route::new(
+            Get,
+            "/api/v1/bus/queues/{name}/dead_letters",
+            Authenticated,
+            nodes::dead_letters,
+        ),
+        Route::new(
+            Post,
+            "/api/v1/bus/queues/{name}/replay",
+            Authenticated,
+            nodes::replay,
+        ),
         // Enforcements and traces.
         Route::new(
             Get,

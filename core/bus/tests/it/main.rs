@@ -1,6 +1,7 @@
-//! Integration tests of `nerve-bus`: the conformance suite against `InProcessBus`, and a
-//! multi-threaded stress test of at-least-once delivery.
+//! Integration tests of `nerve-bus`: the conformance suite against `InProcessBus` and against
+//! `AmqpBus` on a real RabbitMQ, and a multi-threaded stress test of at-least-once delivery.
 
+mod amqp;
 mod stress;
 
 use std::sync::Arc;

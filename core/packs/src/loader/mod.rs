@@ -42,6 +42,9 @@ pub struct LoadedPack {
     pub pack_ref: String,
     /// The pack directory as given.
     pub dir: PathBuf,
+    /// SHA-256 of the pack's files ([`crate::content_hash`]); empty when a file could not be
+    /// read (that pack then has an error diagnostic).
+    pub content_hash: String,
     /// `pack.yaml`.
     pub meta: nerve_model::PackMeta,
     /// Actions, in file-name order.

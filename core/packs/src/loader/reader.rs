@@ -116,13 +116,25 @@ impl PackReader {
     }
 
     fn into_parts(
-        self,
+        mut self,
         pack_ref: String,
         meta: nerve_model::PackMeta,
         contents: Contents,
     ) -> (LoadedPack, Vec<Diagnostic>) {
+        let content_hash = match crate::hash::content_hash(&self.dir) {
+            Ok(hash) => hash,
+            Err(error) => {
+                let dir = self.dir.clone();
+                self.error_whole(
+                    &dir,
+                    format!("cannot read the pack's files to compute its content hash: {error}"),
+                );
+                String::new()
+            }
+        };
         let pack = LoadedPack {
             pack_ref,
+            content_hash,
             dir: self.dir,
             meta,
             actions: contents.actions,

@@ -455,6 +455,35 @@ impl Store {
         })
     }
 
+    /// Moves a `scheduled` execution to `running` on worker `node`, in one flushed write: a
+    /// remote worker's claim. Returns the execution as it is after the call and whether this
+    /// call claimed it (`false`: it was not `scheduled`, and is unchanged).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`], database and flush errors.
+    pub async fn claim_execution(&self, id: &str, node: &str) -> Result<(Execution, bool)> {
+        let now = timestamp(Utc::now());
+        let mut claimed = false;
+        let applied = self.update_execution_nowait(id, |execution| {
+            if execution.status == ExecutionStatus::Scheduled {
+                execution.status = ExecutionStatus::Running;
+                execution.log.push(StatusChange {
+                    status: ExecutionStatus::Running,
+                    timestamp: now.clone(),
+                });
+                execution.worker = Some(node.to_owned());
+                claimed = true;
+            }
+            Ok::<(), StoreError>(())
+        });
+        let record = applied.map_err(|error| match error {
+            UpdateError::Store(error) | UpdateError::Refused(error) => error,
+        })?;
+        self.flush().await?;
+        Ok((record.execution, claimed))
+    }
+
     /// One execution with its full result (read from its result file when it has one).
     ///
     /// # Errors

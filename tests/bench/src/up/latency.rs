@@ -25,7 +25,7 @@ const WARMUP: usize = 5;
 
 /// Latencies of the measured events, in milliseconds.
 #[derive(Default)]
-struct Samples {
+pub(super) struct Samples {
     to_running: Vec<f64>,
     to_requested: Vec<f64>,
     requested_to_running: Vec<f64>,
@@ -38,13 +38,22 @@ pub(super) fn run(
     runtime: &tokio::runtime::Runtime,
 ) -> anyhow::Result<()> {
     let server = Server::start(launch, &[])?;
-    let samples = runtime.block_on(measure(&server, args)).with_context(|| {
-        format!(
-            "latency measurement failed; the server log ends with:\n{}",
-            server.log_tail()
-        )
-    })?;
+    let gap = Duration::from_millis(args.latency_gap_ms);
+    let samples = runtime
+        .block_on(measure(&server, args.latency_events, gap))
+        .with_context(|| {
+            format!(
+                "latency measurement failed; the server log ends with:\n{}",
+                server.log_tail()
+            )
+        })?;
     drop(server);
+    report_samples("up", &samples, Some("target 2 / 10"));
+    Ok(())
+}
+
+/// Prints the figures of `samples` under `suite`, the first with `target` if there is one.
+pub(super) fn report_samples(suite: &str, samples: &Samples, target: Option<&str>) {
     let n = samples.to_running.len();
     let line = |samples: &[f64]| {
         format!(
@@ -53,33 +62,38 @@ pub(super) fn run(
             percentile(samples, 0.99)
         )
     };
+    let target = target
+        .map(|target| format!("; {target}"))
+        .unwrap_or_default();
     report(
-        "up: event → action start p50 / p99, ms",
+        &format!("{suite}: event → action start p50 / p99, ms"),
         format!(
-            "{} ({n} events, one at a time; target 2 / 10)",
+            "{} ({n} events, one at a time{target})",
             line(&samples.to_running)
         ),
     );
     report(
-        "up: event → execution requested p50 / p99, ms",
+        &format!("{suite}: event → execution requested p50 / p99, ms"),
         line(&samples.to_requested),
     );
     report(
-        "up: execution requested → running p50 / p99, ms",
+        &format!("{suite}: execution requested → running p50 / p99, ms"),
         line(&samples.requested_to_running),
     );
     report(
-        "up: event → action end p50 / p99, ms",
+        &format!("{suite}: event → action end p50 / p99, ms"),
         line(&samples.to_end),
     );
-    Ok(())
 }
 
-async fn measure(server: &Server, args: &Args) -> anyhow::Result<Samples> {
-    anyhow::ensure!(
-        args.latency_events > 0,
-        "--latency-events must be at least 1"
-    );
+/// Posts `events` events one at a time to a fresh `server`, pausing `gap` after each, and
+/// reads their latencies from the records.
+pub(super) async fn measure(
+    server: &Server,
+    events: usize,
+    gap: Duration,
+) -> anyhow::Result<Samples> {
+    anyhow::ensure!(events > 0, "--latency-events must be at least 1");
     let api = server.api()?;
     let action = json!({"ref": "core.local", "parameters": {"cmd": "true"}});
     api.create_webhook_rule("local", action).await?;
@@ -91,18 +105,12 @@ async fn measure(server: &Server, args: &Args) -> anyhow::Result<Samples> {
         .await?;
 
     let since = Utc::now();
-    let gap = Duration::from_millis(args.latency_gap_ms);
-    for n in 0..args.latency_events {
+    for n in 0..events {
         api.post_webhook(&json!({"n": n})).await?;
         tokio::time::sleep(gap).await;
     }
-    api.wait_for_executions(
-        SUCCEEDED_LOCAL,
-        WARMUP + args.latency_events,
-        WORK_TIMEOUT,
-        poll,
-    )
-    .await?;
+    api.wait_for_executions(SUCCEEDED_LOCAL, WARMUP + events, WORK_TIMEOUT, poll)
+        .await?;
 
     let mut occurred: HashMap<String, DateTime<Utc>> = HashMap::new();
     for event in api.list_all("triggerinstances", "").await? {
@@ -135,10 +143,9 @@ async fn measure(server: &Server, args: &Args) -> anyhow::Result<Samples> {
         samples.to_end.push(ms(occurrence, end));
     }
     anyhow::ensure!(
-        samples.to_running.len() == args.latency_events,
-        "found executions for {} of {} measured events",
-        samples.to_running.len(),
-        args.latency_events
+        samples.to_running.len() == events,
+        "found executions for {} of {events} measured events",
+        samples.to_running.len()
     );
     Ok(samples)
 }

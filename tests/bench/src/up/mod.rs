@@ -1,11 +1,14 @@
 //! The real server: `nerve up` run as a child process on fresh data dirs, driven over its REST
-//! API the way users drive it.
+//! API the way users drive it; for the `amqp` suite, `nerve server` and `nerve worker` nodes
+//! over RabbitMQ.
 //!
 //! Each measurement gets its own server, so no figure depends on records another one left.
 //! Servers are killed when their guard drops, also when a measurement fails half-way.
 //! The machine is shared with the load generator: on a small box the client's CPU is part of the
 //! picture, so the throughput figures come with the CPU both sides used.
 
+pub(crate) mod amqp;
+mod cluster;
 mod latency;
 mod poster;
 mod sensors;
@@ -21,9 +24,9 @@ use anyhow::Context as _;
 use crate::{median, report};
 use server::{Launch, Server};
 
-/// Sizes of the `up` suite's runs.
+/// Where the processes under test come from, for the suites that start `nerve`.
 #[derive(Debug, clap::Args)]
-pub(crate) struct Args {
+pub(crate) struct LaunchArgs {
     /// The `nerve` binary to run (default: `nerve` next to this program, i.e.
     /// `target/release/nerve`; build it with `cargo build --release --bin nerve`).
     #[arg(long, value_name = "PATH")]
@@ -32,6 +35,13 @@ pub(crate) struct Args {
     /// directory). Its file system matters: every accepted event is fsynced.
     #[arg(long, value_name = "DIR")]
     data_root: Option<PathBuf>,
+}
+
+/// Sizes of the `up` suite's runs.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(flatten)]
+    launch: LaunchArgs,
     /// Cold starts for the startup and idle RSS figures (target: startup < 300 ms, idle RSS
     /// < 40 MB).
     #[arg(long, default_value_t = 5)]
@@ -71,27 +81,10 @@ pub(crate) struct Args {
 const WORK_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
-    let launch = launch(args)?;
-    report("up: server binary", launch.binary.display().to_string());
-    report(
-        "up: data dirs under",
-        format!(
-            "{} ({})",
-            launch.data_root.display(),
-            server::file_system_of(&launch.data_root).unwrap_or_else(|| "unknown fs".to_owned())
-        ),
-    );
-    report(
-        "up: cores",
-        std::thread::available_parallelism()
-            .map(|n| n.to_string())
-            .unwrap_or_else(|_| "unknown".to_owned()),
-    );
+    let launch = launch(&args.launch)?;
+    report_machine("up", &launch);
     startup(&launch, args)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("failed to start the async runtime")?;
+    let runtime = async_runtime()?;
     throughput::run(&launch, args, &runtime)?;
     latency::run(&launch, args, &runtime)?;
     shell::run(&launch, args, &runtime)?;
@@ -101,15 +94,49 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
 
 /// Only the sensor figures (the `sensors` suite).
 pub(crate) fn run_sensors(args: &Args) -> anyhow::Result<()> {
-    let launch = launch(args)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("failed to start the async runtime")?;
+    let launch = launch(&args.launch)?;
+    let runtime = async_runtime()?;
     sensors::run(&launch, args, &runtime)
 }
 
-fn launch(args: &Args) -> anyhow::Result<Launch> {
+/// The scale-out figures over RabbitMQ (the `amqp` suite).
+pub(crate) fn run_amqp(args: &amqp::Args) -> anyhow::Result<()> {
+    let launch = launch(&args.launch)?;
+    report_machine("amqp", &launch);
+    let runtime = async_runtime()?;
+    amqp::run(&launch, args, &runtime)
+}
+
+/// The binary, the data dirs' file system and the cores, under `suite`.
+fn report_machine(suite: &str, launch: &Launch) {
+    report(
+        &format!("{suite}: server binary"),
+        launch.binary.display().to_string(),
+    );
+    report(
+        &format!("{suite}: data dirs under"),
+        format!(
+            "{} ({})",
+            launch.data_root.display(),
+            server::file_system_of(&launch.data_root).unwrap_or_else(|| "unknown fs".to_owned())
+        ),
+    );
+    report(
+        &format!("{suite}: cores"),
+        std::thread::available_parallelism()
+            .map(|n| n.to_string())
+            .unwrap_or_else(|_| "unknown".to_owned()),
+    );
+}
+
+fn async_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")
+}
+
+fn launch(args: &LaunchArgs) -> anyhow::Result<Launch> {
     let binary = match &args.nerve {
         Some(path) => path.clone(),
         None => std::env::current_exe()

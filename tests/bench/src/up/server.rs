@@ -1,5 +1,6 @@
-//! The server under test: `nerve up` started as a child process on a fresh data dir and killed
-//! when its guard drops, a small client for its REST API, and readings from `/proc/<pid>`.
+//! The processes under test: `nerve up` (or `nerve server`, `nerve worker`) started as a child
+//! process on a fresh data dir and killed when its guard drops, a small client for the REST API,
+//! and readings from `/proc/<pid>`.
 
 use std::collections::HashMap;
 use std::fs;
@@ -33,14 +34,15 @@ pub(super) struct Launch {
     pub(super) data_root: PathBuf,
 }
 
-/// A running `nerve up`; dropping it kills the process (also when a suite fails half-way), then
-/// removes its data dir.
+/// A running `nerve up` (or another long-running role); dropping it kills the process (also
+/// when a suite fails half-way), then removes its data dir.
 #[derive(Debug)]
 pub(super) struct Server {
     child: Child,
-    /// The API's base URL, `http://127.0.0.1:<port>`.
+    /// The rest of its `ready` line: the API's base URL, `http://127.0.0.1:<port>`, for `up` and
+    /// `server`.
     pub(super) url: String,
-    /// The admin token.
+    /// The admin token; empty for a role that writes none (`worker`).
     pub(super) token: String,
     /// From spawning the process to reading its `ready` line.
     pub(super) startup: Duration,
@@ -52,6 +54,16 @@ impl Server {
     /// Starts `nerve up --listen 127.0.0.1:0` on a fresh data dir with `extra` arguments and
     /// waits for its `ready <url>` line.
     pub(super) fn start(launch: &Launch, extra: &[&str]) -> anyhow::Result<Self> {
+        let mut args = vec!["up", "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        Self::spawn(launch, &args)
+    }
+
+    /// Starts `nerve <args> --data-dir <fresh dir>` (any long-running role: `up`, `server`,
+    /// `worker`) and waits for its `ready ...` line; the admin token is read from the data dir
+    /// when the role wrote one.
+    pub(super) fn spawn(launch: &Launch, args: &[&str]) -> anyhow::Result<Self> {
+        let role = args.first().copied().unwrap_or_default();
         let dir = tempfile::Builder::new()
             .prefix("nerve-bench-")
             .tempdir_in(&launch.data_root)
@@ -71,11 +83,9 @@ impl Server {
         #[allow(clippy::disallowed_methods)]
         let mut command = Command::new(&launch.binary);
         let mut child = command
-            .arg("up")
+            .args(args)
             .arg("--data-dir")
             .arg(&data_dir)
-            .args(["--listen", "127.0.0.1:0"])
-            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
@@ -119,16 +129,20 @@ impl Server {
                     _ => format!("no `ready` line after {READY_TIMEOUT:?}"),
                 };
                 bail!(
-                    "`nerve up` did not become ready: {status}; its log ends with:\n{}",
+                    "`nerve {role}` did not become ready: {status}; its log ends with:\n{}",
                     server.log_tail()
                 );
             }
         }
         let token_path = data_dir.join("admin.token");
-        server.token = fs::read_to_string(&token_path)
-            .with_context(|| format!("failed to read `{}`", token_path.display()))?
-            .trim()
-            .to_owned();
+        match fs::read_to_string(&token_path) {
+            Ok(token) => server.token = token.trim().to_owned(),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound && role == "worker" => {}
+            Err(error) => {
+                return Err(error)
+                    .with_context(|| format!("failed to read `{}`", token_path.display()));
+            }
+        }
         Ok(server)
     }
 
@@ -156,6 +170,36 @@ impl Server {
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(20)..].join("\n")
     }
+
+    /// The lines of the server's log at level `WARN` or `ERROR`, without terminal colours.
+    pub(super) fn log_problems(&self) -> Vec<String> {
+        let text = fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
+        text.lines()
+            .map(strip_colours)
+            .filter(|line| {
+                // `<timestamp> <LEVEL> <target>: <message>`
+                matches!(line.split_whitespace().nth(1), Some("WARN" | "ERROR"))
+            })
+            .collect()
+    }
+}
+
+/// `line` without ANSI escape sequences (`ESC [ ... letter`).
+fn strip_colours(line: &str) -> String {
+    let mut plain = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
 }
 
 impl Drop for Server {

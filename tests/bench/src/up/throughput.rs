@@ -4,7 +4,9 @@
 //! server's clocks are the same clock).
 //!
 //! The accept rate (202s per second) is reported apart, as is the CPU the server and this
-//! program used meanwhile, the server's busiest threads and its peak RSS.
+//! program used meanwhile, the server's busiest threads and its peak RSS. The `amqp` suite runs
+//! the same rounds against `nerve server` and its worker nodes, and takes the CPU of those
+//! other processes (nodes, broker) too.
 
 use std::time::{Duration, Instant};
 
@@ -25,11 +27,13 @@ const SUCCEEDED_NOOP: &str = "action=core.noop&status=succeeded";
 const POLL: Duration = Duration::from_millis(50);
 
 /// What one round measured.
-struct Round {
-    events_per_second: f64,
-    accepts_per_second: f64,
-    server_cores: f64,
-    client_cores: f64,
+pub(super) struct Round {
+    pub(super) events_per_second: f64,
+    pub(super) accepts_per_second: f64,
+    pub(super) server_cores: f64,
+    pub(super) client_cores: f64,
+    /// The CPU each of the round's other processes used, in cores, in the order given.
+    pub(super) others_cores: Vec<f64>,
     threads: String,
     peak_rss_mb: f64,
     count_query_ms: f64,
@@ -47,12 +51,14 @@ pub(super) fn run(
     let mut rounds = Vec::new();
     for _ in 0..args.rounds.max(1) {
         let server = Server::start(launch, &[])?;
-        let round = runtime.block_on(round(&server, args)).with_context(|| {
-            format!(
-                "throughput round failed; the server log ends with:\n{}",
-                server.log_tail()
-            )
-        })?;
+        let round = runtime
+            .block_on(round(&server, args.events, args.concurrency, &[]))
+            .with_context(|| {
+                format!(
+                    "throughput round failed; the server log ends with:\n{}",
+                    server.log_tail()
+                )
+            })?;
         rounds.push(round);
     }
     let n = rounds.len();
@@ -115,30 +121,48 @@ pub(super) fn run(
     Ok(())
 }
 
-async fn round(server: &Server, args: &Args) -> anyhow::Result<Round> {
+/// One round on a fresh `server`: `events` webhook events with `concurrency` posts in flight,
+/// each fired into a `core.noop` execution. `others` are the pids of processes doing part of the
+/// work (worker nodes, the broker) whose CPU is measured too.
+pub(super) async fn round(
+    server: &Server,
+    events: usize,
+    concurrency: usize,
+    others: &[u32],
+) -> anyhow::Result<Round> {
     let api = server.api()?;
     api.create_webhook_rule("noop", json!({"ref": "core.noop"}))
         .await?;
     // Warm-up: opens the client's connections and wakes every stage of the pipeline.
-    let warmup = args.concurrency.max(1);
+    let warmup = concurrency.max(1);
     let poster = api.poster("/webhooks/bench", reqwest::StatusCode::ACCEPTED)?;
-    post_events(&poster, warmup, args.concurrency).await?;
+    post_events(&poster, warmup, concurrency).await?;
     api.wait_until_idle(SUCCEEDED_NOOP, warmup, WORK_TIMEOUT, POLL)
         .await?;
 
     let pid = server.pid().to_string();
+    let others: Vec<String> = others.iter().map(u32::to_string).collect();
     let server_before = CpuTimes::read(&pid)?;
     let client_before = CpuTimes::read("self")?;
+    let others_before = others
+        .iter()
+        .map(|pid| CpuTimes::read(pid))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let io_before = IoCounters::read(server.pid())?;
     let flushes_before = api.flush_counters().await?;
     let first_post = Utc::now();
     let started = Instant::now();
-    let accepting = post_events(&poster, args.events, args.concurrency).await?;
-    api.wait_until_idle(SUCCEEDED_NOOP, warmup + args.events, WORK_TIMEOUT, POLL)
+    let accepting = post_events(&poster, events, concurrency).await?;
+    api.wait_until_idle(SUCCEEDED_NOOP, warmup + events, WORK_TIMEOUT, POLL)
         .await?;
     let wall = started.elapsed().as_secs_f64();
     let (server_seconds, threads) = CpuTimes::read(&pid)?.since(&server_before);
     let (client_seconds, _) = CpuTimes::read("self")?.since(&client_before);
+    let mut others_cores = Vec::new();
+    for (pid, before) in others.iter().zip(&others_before) {
+        let (seconds, _) = CpuTimes::read(pid)?.since(before);
+        others_cores.push(seconds / wall);
+    }
     let io = IoCounters::read(server.pid())?.since(io_before);
     let flushes_after = api.flush_counters().await?;
 
@@ -152,17 +176,18 @@ async fn round(server: &Server, args: &Args) -> anyhow::Result<Round> {
         last_end = last_end.max(time_field(execution, "end_timestamp")?);
     }
     Ok(Round {
-        events_per_second: args.events as f64 / seconds_between(first_post, last_end),
-        accepts_per_second: args.events as f64 / accepting.as_secs_f64(),
+        events_per_second: events as f64 / seconds_between(first_post, last_end),
+        accepts_per_second: events as f64 / accepting.as_secs_f64(),
         server_cores: server_seconds / wall,
         client_cores: client_seconds / wall,
+        others_cores,
         threads: thread_shares(&threads, wall, 5),
         peak_rss_mb: memory_mb(server.pid(), "VmHWM")?,
         count_query_ms,
-        write_calls_per_event: io.write_calls / args.events as f64,
-        kb_written_per_event: io.write_bytes / 1024.0 / args.events as f64,
-        flush_waits_per_event: (flushes_after.0 - flushes_before.0) / args.events as f64,
-        fsyncs_per_event: (flushes_after.1 - flushes_before.1) / args.events as f64,
+        write_calls_per_event: io.write_calls / events as f64,
+        kb_written_per_event: io.write_bytes / 1024.0 / events as f64,
+        flush_waits_per_event: (flushes_after.0 - flushes_before.0) / events as f64,
+        fsyncs_per_event: (flushes_after.1 - flushes_before.1) / events as f64,
     })
 }
 
