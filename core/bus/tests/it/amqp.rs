@@ -4,8 +4,10 @@
 //!
 //! These tests fail, not skip, when the broker is down. Names are unique per test process and
 //! everything is declared with `expire_unused`, so leftovers of failed runs disappear.
-//! The restart test stops the broker's application, so it takes an exclusive file lock that
-//! every other test here takes shared: it never runs while they do, under any test runner.
+//! The restart test stops the broker's application: like every such test it has
+//! `broker_restart` in its name, so `scripts/test` runs it alone after everything else. Within
+//! this file it also takes an exclusive file lock that every other test here takes shared, so a
+//! plain `cargo nextest run -p nerve-bus` (or `cargo test`) never overlaps them either.
 
 use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
@@ -298,7 +300,7 @@ impl Drop for StartOnDrop {
 /// message whose publish was confirmed is consumed at least once by the one consumer, which
 /// resumes by itself; a delivery held across the restart can no longer be settled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn consumers_and_publishers_survive_a_broker_restart() {
+async fn broker_restart_mid_stream_loses_no_confirmed_message_and_consumers_resume() {
     let _lock = BrokerLock::exclusive().await;
     let prefix = format!("{}.restart", run_id());
     let bus = Arc::new(connect(&prefix).await);
