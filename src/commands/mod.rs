@@ -16,6 +16,7 @@ mod table;
 mod trace;
 mod trigger;
 mod up;
+mod workflow;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -171,6 +172,9 @@ enum Command {
     /// Sensors: list, get, restart, logs; test one in the foreground.
     #[command(subcommand)]
     Sensor(sensor::SensorCommand),
+    /// Workflows (orquesta, action-chain): inspect a definition offline.
+    #[command(subcommand)]
+    Workflow(workflow::WorkflowCommand),
 }
 
 /// How results are printed.
@@ -201,5 +205,6 @@ pub(crate) fn exec(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Pack(command) => pack::exec(&cli.global, command),
         Command::Trace(command) => trace::exec(&cli.global, command),
         Command::Sensor(command) => sensor::exec(&cli.global, command),
+        Command::Workflow(command) => workflow::exec(command),
     }
 }

@@ -11,6 +11,7 @@ mod scaleout;
 mod sensors;
 mod sensors_cli;
 mod up;
+mod workflows;
 
 use nerve_test_harness::Nerve;
 

@@ -245,15 +245,33 @@ async fn sensor_node_events_fire_rules_on_the_server_and_run_once_on_one_of_two_
             .is_some_and(|r| r.contains("`s1`")),
         "{sensor}"
     );
-    let cli = nerve_test_harness::Nerve::new(binary())
-        .with_data_dir(cluster.dir.path().join("server"))
-        .run(&["node", "list"]);
+    let nerve =
+        nerve_test_harness::Nerve::new(binary()).with_data_dir(cluster.dir.path().join("server"));
+    let cli = nerve.run(&["node", "list"]);
     cli.assert_code(0);
     assert!(
         cli.stdout.contains("w1") && cli.stdout.contains("s1"),
         "{}",
         cli.stdout
     );
+
+    // The broker's queues as the server sees them: both workers consume the shell runner's.
+    let queues = nerve.run(&["bus", "queues", "-o", "json"]);
+    queues.assert_code(0);
+    let queues = queues.json();
+    let shell = queues
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"] == "nerve.worker.local-shell-cmd")
+        .unwrap_or_else(|| panic!("{queues}"));
+    assert_eq!(shell["consumers"], 2, "{shell}");
+    let letters = nerve.run(&["bus", "dead-letters", "nerve.rules_engine", "-o", "json"]);
+    letters.assert_code(0);
+    assert_eq!(letters.json(), json!([]));
+    nerve
+        .run(&["bus", "dead-letters", "no.such.queue"])
+        .assert_code(1);
 }
 
 #[tokio::test]

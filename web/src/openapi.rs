@@ -75,6 +75,7 @@ use crate::routes::{self, Access};
         routes::webhooks::generic,
         routes::webhooks::custom,
         routes::stream::stream,
+        routes::workflows::inspect,
     ),
     components(schemas(
         dto::Fault,
@@ -116,6 +117,10 @@ use crate::routes::{self, Access};
         routes::nodes::DeadLetterDto,
         routes::nodes::ReplayDto,
         routes::nodes::ReplayedDto,
+        routes::workflows::InspectBody,
+        routes::workflows::WorkflowRunner,
+        routes::workflows::WorkflowProblemDto,
+        routes::workflows::InspectionDto,
     )),
     tags(
         (name = "service", description = "Version, health, metrics, this document"),
@@ -123,7 +128,8 @@ use crate::routes::{self, Access};
         (name = "sensors"), (name = "executions"), (name = "traces"), (name = "keys"),
         (name = "auth"),
         (name = "nodes", description = "Multi-node deployments: the node registry, claims, the bus's queues and dead letters"),
-        (name = "webhooks"), (name = "stream")
+        (name = "webhooks"), (name = "stream"),
+        (name = "workflows", description = "Checking orquesta and action-chain definitions")
     )
 )]
 struct ApiDoc;

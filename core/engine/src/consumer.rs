@@ -39,3 +39,17 @@ pub(crate) fn spawn<F, Fut>(
         }
     });
 }
+
+/// The execution id an execution request carries (its whole body), with the delivery to
+/// settle; an undecodable request is dead-lettered (redelivery would not fix it) and `None`
+/// returned. `what` names the request in the log.
+pub(crate) async fn execution_id(delivery: Delivery, what: &str) -> Option<(Delivery, String)> {
+    match delivery.decode::<String>() {
+        Ok(id) => Some((delivery, id)),
+        Err(error) => {
+            tracing::error!(%error, "Undecodable {what}; dead-lettering it.");
+            let _ = delivery.reject().await;
+            None
+        }
+    }
+}

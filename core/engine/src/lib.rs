@@ -27,6 +27,7 @@ mod scheduler;
 mod sensors;
 mod timers;
 mod worker;
+mod workflows;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -152,6 +153,8 @@ struct Inner {
     content_version: tokio::sync::watch::Sender<u64>,
     /// Remote nodes (multi-node deployments).
     registry: Mutex<nodes::Registry>,
+    /// Locks of workflow runs being advanced.
+    workflow_locks: Mutex<workflows::RunLocks>,
 }
 
 impl Engine {
@@ -198,6 +201,7 @@ impl Engine {
                 sensor_host: std::sync::OnceLock::new(),
                 content_version: tokio::sync::watch::Sender::new(0),
                 registry: Mutex::new(nodes::Registry::default()),
+                workflow_locks: Mutex::new(workflows::RunLocks::default()),
             }),
         };
         engine.rebuild_content()?;
@@ -205,6 +209,8 @@ impl Engine {
         if engine.inner.config.local_worker {
             worker::spawn(&engine).await?;
         }
+        // Workflows need the store, so they are driven here whatever the worker role.
+        workflows::spawn(&engine).await?;
         engine.spawn_node_consumers().await?;
         engine.recover().await?;
         engine.spawn_retention();
@@ -570,6 +576,12 @@ impl Engine {
                 .as_deref()
                 .is_some_and(|node| node != self.inner.config.node_name);
             match execution.status {
+                // A workflow run resumes where its persisted state left it.
+                ExecutionStatus::Running | ExecutionStatus::Canceling
+                    if workflows::is_workflow_runner(&execution.runner) =>
+                {
+                    workflows::recover(self, &execution).await?;
+                }
                 // A remote worker may still be running it: its report, or the sweeper once
                 // the node is gone, finishes it.
                 ExecutionStatus::Running | ExecutionStatus::Canceling if remote => {}

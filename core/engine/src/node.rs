@@ -483,13 +483,10 @@ async fn handle_request(
     delivery: Delivery,
     cancel: &CancellationToken,
 ) {
-    let execution_id: String = match delivery.decode() {
-        Ok(id) => id,
-        Err(error) => {
-            tracing::error!(%error, "Undecodable execution request; dead-lettering it.");
-            let _ = delivery.reject().await;
-            return;
-        }
+    let Some((delivery, execution_id)) =
+        crate::consumer::execution_id(delivery, "execution request").await
+    else {
+        return;
     };
     if state.running().contains_key(&execution_id) {
         // Delivered again (a channel was lost and recovered) while this node runs it: its

@@ -159,6 +159,12 @@ pub(crate) fn create_unflushed(
                 id,
             })
             .or_else(|| {
+                context.parent.clone().map(|id| nerve_store::CausedBy {
+                    kind: TraceComponentKind::Execution,
+                    id,
+                })
+            })
+            .or_else(|| {
                 context
                     .trigger_instance
                     .clone()
@@ -381,6 +387,17 @@ pub(crate) async fn cancel(engine: &Engine, execution_id: &str) -> Result<Execut
                     None,
                 )
                 .await?;
+            if crate::workflows::is_workflow_runner(&current.runner) {
+                drop(_policy_guard);
+                let canceling = store.get_execution(execution_id)?.unwrap_or(current);
+                crate::workflows::cancel(engine, &canceling).await;
+                return store
+                    .get_execution(execution_id)?
+                    .ok_or_else(|| EngineError::NotFound {
+                        kind: "execution",
+                        id: execution_id.to_owned(),
+                    });
+            }
             let token = engine
                 .inner
                 .running

@@ -63,13 +63,10 @@ pub(crate) async fn spawn(engine: &Engine) -> Result<(), EngineError> {
 }
 
 async fn handle(engine: &Engine, delivery: Delivery, slot: OwnedSemaphorePermit) {
-    let execution_id: String = match delivery.decode() {
-        Ok(id) => id,
-        Err(error) => {
-            tracing::error!(%error, "Undecodable execution request; dead-lettering it.");
-            let _ = delivery.reject().await;
-            return;
-        }
+    let Some((delivery, execution_id)) =
+        crate::consumer::execution_id(delivery, "execution request").await
+    else {
+        return;
     };
     match execute(engine, &execution_id, slot).await {
         Ok(()) => {
@@ -325,6 +322,7 @@ pub(crate) fn after_final<'a>(
     execution: &'a Execution,
 ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
     Box::pin(async move {
+        crate::workflows::on_child_final(engine, execution).await;
         if let Err(error) = scheduler::release(engine, &execution.action).await {
             tracing::error!(%error, action = %execution.action, "Releasing delayed executions failed.");
         }

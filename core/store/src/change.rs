@@ -48,6 +48,8 @@ pub enum ChangeKind {
     Sensor,
     /// The schedule state of a timer; `id` is the hash of its trigger key.
     Timer,
+    /// The persisted state of a running workflow; `id` is the workflow execution's id.
+    Workflow,
 }
 
 /// Whether the record was written or removed.

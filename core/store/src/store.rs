@@ -78,6 +78,7 @@ pub(crate) struct Trees {
     pub(crate) policies: Table,
     pub(crate) sensors: Table,
     pub(crate) timers: Table,
+    pub(crate) workflows: Table,
 }
 
 impl Trees {
@@ -107,6 +108,7 @@ impl Trees {
             policies: table("policies")?,
             sensors: table("sensors")?,
             timers: table("timers")?,
+            workflows: table("workflows")?,
         })
     }
 }

@@ -24,6 +24,7 @@ pub(crate) mod traces;
 pub(crate) mod trigger_instances;
 pub(crate) mod triggers;
 pub(crate) mod webhooks;
+pub(crate) mod workflows;
 
 use axum::handler::Handler;
 use axum::http::Method;
@@ -284,6 +285,13 @@ pub(crate) fn table() -> Vec<Route> {
             "/api/v1/bus/queues/{name}/replay",
             Authenticated,
             nodes::replay,
+        ),
+        // Workflows.
+        Route::new(
+            Post,
+            "/api/v1/workflows/inspect",
+            Authenticated,
+            workflows::inspect,
         ),
         // Enforcements and traces.
         Route::new(

@@ -175,22 +175,37 @@ impl PackReader {
                     &[key("entry_point")],
                 )?;
                 if matches!(runner.name.as_str(), "orquesta" | "action-chain") {
-                    self.check_workflow_file(&resolved);
+                    // Named as the pack directory was given, like the pack's other files.
+                    let named = self.dir.join("actions").join(&action.entry_point);
+                    self.check_workflow_file(&resolved, &named, &runner.name);
                 }
                 Some(Some(resolved))
             }
         }
     }
 
-    /// A workflow definition must at least be valid YAML; its own checks come with the workflow runner.
-    fn check_workflow_file(&mut self, file: &Path) {
+    /// Reports every problem of a workflow definition (orquesta or action-chain), each at its
+    /// line and column in the workflow file.
+    fn check_workflow_file(&mut self, file: &Path, named: &Path, runner: &str) {
         let Ok(text) = fs::read_to_string(file) else {
-            self.error_whole(file, "cannot read workflow file".to_owned());
+            self.error_whole(named, "cannot read workflow file".to_owned());
             return;
         };
-        if let Err(error) = parse_yaml(&text) {
-            self.diagnostics
-                .push(Diagnostic::from_yaml_error(file, &error));
+        let problems = if runner == "action-chain" {
+            nerve_workflow::Chain::parse(&text).err()
+        } else {
+            nerve_workflow::Workflow::parse(&text).err()
+        };
+        for problem in problems.unwrap_or_default() {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    named,
+                    Span::new(problem.line, problem.col),
+                    problem.path,
+                    problem.message,
+                )
+                .with_optional_hint(problem.hint),
+            );
         }
     }
 

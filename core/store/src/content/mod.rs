@@ -64,6 +64,12 @@ impl Store {
     pub fn timers(&self) -> Collection<serde_json::Value> {
         Collection::new(self, &self.inner.trees.timers, ChangeKind::Timer)
     }
+
+    /// Workflow run states (orquesta and action-chain executions), kept so a restart resumes
+    /// each run where it was: JSON chosen by the engine, keyed by the workflow execution's id.
+    pub fn workflows(&self) -> Collection<serde_json::Value> {
+        Collection::new(self, &self.inner.trees.workflows, ChangeKind::Workflow)
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,756 @@
+//! The workflow driver: runs `orquesta` and `action-chain` executions on the server with
+//! `nerve-workflow`'s state machines, each task as a child execution.
+//!
+//! A workflow execution is consumed from its runner's queue like any other (never by remote
+//! worker nodes: the driver needs the store), moved `scheduled → running`, and its definition
+//! (the action's entry point) is started. Every step of a run goes through [`advance`], under
+//! the run's lock: load the persisted [`Run`], feed the state machine (start, a child's
+//! result, a cancel), turn the commands into a plan (children to create, children to cancel,
+//! the final status), persist the run and flush, and only then carry the plan out. A child is
+//! created with an id chosen and recorded before it exists, so after a crash recovery creates
+//! exactly the children recorded but missing, and feeds the results of those that finished
+//! while the process was down; a [`RunKey`] never gets a second child.
+//!
+//! Pause and resume are not driven yet (the state machines support them).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use nerve_bus::Delivery;
+use nerve_bus::topology::worker_queue;
+use nerve_model::{Execution, ExecutionContext, ExecutionStatus};
+use nerve_store::StoreError;
+use nerve_workflow::{
+    Chain, ChainState, Command, KvLookup, ResultStatus, RunKey, RunTask, State, StateError,
+    Workflow, WorkflowStatus,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::kv::StoreKv;
+use crate::scheduler::{self, NewExecution};
+use crate::{Engine, EngineError};
+
+/// Runners whose executions this driver runs.
+pub(crate) const WORKFLOW_RUNNERS: &[&str] = &["orquesta", "action-chain"];
+
+/// Workflow executions started or advanced at once.
+const CONCURRENCY: usize = 64;
+
+/// Whether `runner` is driven here rather than by a worker.
+pub(crate) fn is_workflow_runner(runner: &str) -> bool {
+    WORKFLOW_RUNNERS.contains(&runner)
+}
+
+/// The state machine of a run.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "state", rename_all = "snake_case")]
+enum Machine {
+    Orquesta(Box<State>),
+    Chain(Box<ChainState>),
+}
+
+impl Machine {
+    fn on_result(
+        &mut self,
+        key: RunKey,
+        status: ResultStatus,
+        result: Value,
+        kv: &dyn KvLookup,
+    ) -> Result<Vec<Command>, StateError> {
+        match self {
+            Machine::Orquesta(state) => state.on_task_result(key, status, result, kv),
+            Machine::Chain(state) => state.on_result(key, status, result, kv),
+        }
+    }
+
+    fn cancel(&mut self, kv: &dyn KvLookup) -> Result<Vec<Command>, StateError> {
+        match self {
+            Machine::Orquesta(state) => state.cancel(kv),
+            Machine::Chain(state) => state.cancel(),
+        }
+    }
+
+    /// The `Complete` command of a finished run (recovery after a crash between persisting
+    /// the finished state and recording the final status).
+    fn completion(&self) -> Option<Command> {
+        match self {
+            Machine::Orquesta(state) if state.is_finished() => Some(Command::Complete {
+                status: state.status(),
+                output: state.output().clone(),
+                errors: state.errors().to_vec(),
+            }),
+            Machine::Chain(state) if state.is_finished() => Some(Command::Complete {
+                status: state.status(),
+                output: state.result(),
+                errors: Vec::new(),
+            }),
+            _ => None,
+        }
+    }
+
+    fn is_chain(&self) -> bool {
+        matches!(self, Machine::Chain(_))
+    }
+}
+
+/// A run as persisted: the state machine and the child execution of every [`RunKey`].
+#[derive(Debug, Serialize, Deserialize)]
+struct Run {
+    machine: Machine,
+    children: Vec<Child>,
+}
+
+/// A child execution: recorded (with its id and parameters) before it is created.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Child {
+    key: RunKey,
+    id: String,
+    task: String,
+    action: String,
+    parameters: Map<String, Value>,
+    #[serde(default)]
+    delay_secs: u64,
+    /// Its result was fed to the state machine.
+    #[serde(default)]
+    done: bool,
+}
+
+/// What moves a run.
+enum Step {
+    /// Start the run (or, for a run already persisted, resume it: see `Step::Recover`).
+    Start,
+    /// Resume after a restart: create recorded children that do not exist, feed the results
+    /// of finished ones.
+    Recover,
+    /// A child execution finished.
+    ChildFinished(Box<Execution>),
+    /// A cancel was requested.
+    Cancel,
+}
+
+/// What a step leaves to do once the run is persisted.
+#[derive(Default)]
+struct Plan {
+    create: Vec<Child>,
+    cancel: Vec<String>,
+    complete: Option<(WorkflowStatus, Value)>,
+}
+
+/// Starts the consumers of the workflow runners' queues.
+pub(crate) async fn spawn(engine: &Engine) -> Result<(), EngineError> {
+    let slots = Arc::new(Semaphore::new(CONCURRENCY));
+    for runner in WORKFLOW_RUNNERS {
+        let queue = worker_queue(runner)?;
+        let prefetch = u16::try_from(CONCURRENCY * 2).unwrap_or(u16::MAX);
+        let consumer = engine.inner.bus.consume(&queue.name, prefetch).await?;
+        crate::consumer::spawn(
+            engine,
+            consumer,
+            slots.clone(),
+            |engine, delivery, slot| async move {
+                handle(&engine, delivery, slot).await;
+            },
+        );
+    }
+    Ok(())
+}
+
+async fn handle(engine: &Engine, delivery: Delivery, slot: OwnedSemaphorePermit) {
+    let Some((delivery, execution_id)) =
+        crate::consumer::execution_id(delivery, "workflow request").await
+    else {
+        return;
+    };
+    let outcome = start(engine, &execution_id).await;
+    drop(slot);
+    match outcome {
+        Ok(()) => {
+            let _ = delivery.ack().await;
+        }
+        Err(error) => {
+            tracing::error!(%error, execution_id, "Starting a workflow failed in the platform; it will be retried.");
+            let _ = delivery.nack(true).await;
+        }
+    }
+}
+
+/// Moves a scheduled workflow execution to `running` (flushed) and starts its run. A
+/// redelivered request for a running one resumes it (nothing is created twice).
+async fn start(engine: &Engine, execution_id: &str) -> Result<(), EngineError> {
+    let store = engine.store();
+    let Some(execution) = store.get_execution(execution_id)? else {
+        tracing::warn!(
+            execution_id,
+            "Workflow request for an unknown execution; dropped."
+        );
+        return Ok(());
+    };
+    match execution.status {
+        ExecutionStatus::Scheduled => {}
+        ExecutionStatus::Running | ExecutionStatus::Canceling => {
+            return advance(engine, &execution, Step::Recover).await;
+        }
+        _ => return Ok(()),
+    }
+    let record = match store
+        .transition(execution_id, ExecutionStatus::Running, None, None)
+        .await
+    {
+        Ok(record) => record,
+        Err(StoreError::IllegalTransition { .. }) => return Ok(()),
+        Err(error) => return Err(error.into()),
+    };
+    advance(engine, &record.execution, Step::Start).await
+}
+
+/// Resumes a running workflow after a restart (see [`Step::Recover`]).
+pub(crate) async fn recover(engine: &Engine, execution: &Execution) -> Result<(), EngineError> {
+    advance(engine, execution, Step::Recover).await
+}
+
+/// Feeds a finished child's result to its parent workflow, if the parent is one.
+pub(crate) async fn on_child_final(engine: &Engine, child: &Execution) {
+    let Some(parent_id) = child.context.parent.as_deref() else {
+        return;
+    };
+    let fed = async {
+        let Some(parent) = engine.store().get_execution(parent_id)? else {
+            return Ok(());
+        };
+        if !is_workflow_runner(&parent.runner) || parent.status.is_final() {
+            return Ok(());
+        }
+        // The full result (the record after a transition holds only a preview of a large one).
+        let child = engine
+            .store()
+            .get_execution(&child.id)?
+            .unwrap_or_else(|| child.clone());
+        advance(engine, &parent, Step::ChildFinished(Box::new(child))).await
+    };
+    if let Err(error) = fed.await {
+        tracing::error!(%error, workflow = parent_id, child = %child.id, "Feeding a task result to its workflow failed.");
+    }
+}
+
+/// Cancels a running workflow: its running children are canceled, and it ends `canceled` once
+/// their results are in. The execution is already `canceling`.
+/// Boxed as a `Send` future: canceling the children goes through the scheduler's cancel again.
+pub(crate) fn cancel<'a>(
+    engine: &'a Engine,
+    execution: &'a Execution,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
+    Box::pin(async move {
+        if let Err(error) = advance(engine, execution, Step::Cancel).await {
+            tracing::error!(%error, workflow = %execution.id, "Canceling a workflow failed.");
+        }
+    })
+}
+
+/// One step of a run; see the module docs.
+async fn advance(engine: &Engine, workflow: &Execution, step: Step) -> Result<(), EngineError> {
+    let lock = run_lock(engine, &workflow.id);
+    let guard = lock.lock().await;
+    let store = engine.store();
+    let Some(workflow) = store.get_execution(&workflow.id)? else {
+        return Ok(());
+    };
+    if workflow.status.is_final() {
+        forget(engine, &workflow.id)?;
+        return Ok(());
+    }
+    let kv = StoreKv(store.kv().view());
+    let mut plan = Plan::default();
+    let stored = match load(engine, &workflow.id)? {
+        Ok(stored) => stored,
+        Err(reason) => {
+            drop(guard);
+            return fail_run(engine, &workflow.id, reason).await;
+        }
+    };
+    let (mut run, commands) = match (stored, step) {
+        (None, Step::Start | Step::Recover) => match begin(engine, &workflow, &kv) {
+            Ok((machine, commands)) => (
+                Run {
+                    machine,
+                    children: Vec::new(),
+                },
+                commands,
+            ),
+            Err(reason) => {
+                drop(guard);
+                return fail_run(engine, &workflow.id, reason).await;
+            }
+        },
+        (None, Step::Cancel) => {
+            drop(guard);
+            return finish(
+                engine,
+                &workflow.id,
+                ExecutionStatus::Canceled,
+                Some("the workflow was canceled before it started".to_owned()),
+                Value::Null,
+            )
+            .await;
+        }
+        (None, Step::ChildFinished(_)) => return Ok(()),
+        (Some(run), Step::Start) => (run, Vec::new()),
+        (Some(mut run), Step::Recover) => {
+            let mut commands: Vec<Command> = run.machine.completion().into_iter().collect();
+            let waiting: Vec<usize> = (0..run.children.len())
+                .filter(|i| !run.children[*i].done)
+                .collect();
+            for index in waiting {
+                let child = &run.children[index];
+                match store.get_execution(&child.id)? {
+                    None => plan.create.push(child.clone()),
+                    Some(execution) if execution.status.is_final() => {
+                        commands.extend(feed(&mut run, &execution, &kv));
+                    }
+                    Some(_) => {}
+                }
+            }
+            (run, commands)
+        }
+        (Some(mut run), Step::ChildFinished(child)) => {
+            let commands = feed(&mut run, &child, &kv);
+            (run, commands)
+        }
+        (Some(mut run), Step::Cancel) => match run.machine.cancel(&kv) {
+            Ok(commands) => (run, commands),
+            Err(error) => {
+                tracing::info!(%error, workflow = %workflow.id, "Cancel of the workflow run not applied.");
+                (run, Vec::new())
+            }
+        },
+    };
+    let content = engine.content();
+    let mut queue: VecDeque<Command> = commands.into();
+    while let Some(command) = queue.pop_front() {
+        match command {
+            Command::RunTask(task) => {
+                let key = task.key();
+                if run.children.iter().any(|c| c.key == key) {
+                    continue;
+                }
+                match task_parameters(&content, &task, run.machine.is_chain()) {
+                    Ok(parameters) => {
+                        let child = Child {
+                            key,
+                            id: nerve_store::new_id(),
+                            task: task.task.clone(),
+                            action: task.action.clone(),
+                            parameters,
+                            delay_secs: task.delay_secs.unwrap_or(0),
+                            done: false,
+                        };
+                        run.children.push(child.clone());
+                        plan.create.push(child);
+                    }
+                    Err(reason) => {
+                        tracing::info!(workflow = %workflow.id, task = %task.task, %reason, "Task input refused; the task fails.");
+                        let result = json!({"error": reason});
+                        match run
+                            .machine
+                            .on_result(key, ResultStatus::Failed, result, &kv)
+                        {
+                            Ok(more) => queue.extend(more),
+                            Err(error) => {
+                                tracing::error!(%error, workflow = %workflow.id, "Task failure not accepted by the run.");
+                            }
+                        }
+                    }
+                }
+            }
+            Command::Finishing {
+                cancel,
+                outstanding,
+                ..
+            } => {
+                if cancel {
+                    for key in outstanding {
+                        if let Some(child) = run.children.iter().find(|c| c.key == key) {
+                            plan.cancel.push(child.id.clone());
+                        }
+                    }
+                }
+            }
+            Command::Complete {
+                status,
+                output,
+                errors,
+            } => {
+                let result = if run.machine.is_chain() {
+                    output
+                } else if status == WorkflowStatus::Succeeded {
+                    json!({"output": output})
+                } else {
+                    json!({"output": output, "errors": errors})
+                };
+                plan.complete = Some((status, result));
+            }
+        }
+    }
+    save(engine, &workflow.id, &run)?;
+    store.flush().await?;
+    drop(guard);
+
+    create_children(engine, &workflow, plan.create).await?;
+    for child_id in plan.cancel {
+        match scheduler::cancel(engine, &child_id).await {
+            Ok(_) | Err(EngineError::Conflict(_) | EngineError::NotFound { .. }) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    if let Some((status, result)) = plan.complete {
+        let (to, reason) = match status {
+            WorkflowStatus::Succeeded => (ExecutionStatus::Succeeded, None),
+            WorkflowStatus::Canceled | WorkflowStatus::Canceling => (
+                ExecutionStatus::Canceled,
+                Some("the workflow was canceled".to_owned()),
+            ),
+            _ => (
+                ExecutionStatus::Failed,
+                Some("the workflow failed; see its result for the errors".to_owned()),
+            ),
+        };
+        finish(engine, &workflow.id, to, reason, result).await?;
+    }
+    Ok(())
+}
+
+/// Feeds a finished child's result to the run (once per child).
+fn feed(run: &mut Run, child: &Execution, kv: &dyn KvLookup) -> Vec<Command> {
+    let Some(entry) = run.children.iter_mut().find(|c| c.id == child.id) else {
+        return Vec::new();
+    };
+    if entry.done {
+        return Vec::new();
+    }
+    entry.done = true;
+    let key = entry.key;
+    let status = match child.status {
+        ExecutionStatus::Succeeded => ResultStatus::Succeeded,
+        ExecutionStatus::Canceled => ResultStatus::Canceled,
+        _ => ResultStatus::Failed,
+    };
+    let result = child.result.clone().unwrap_or(Value::Null);
+    match run.machine.on_result(key, status, result, kv) {
+        Ok(commands) => commands,
+        Err(error) => {
+            tracing::error!(%error, child = %child.id, "Task result not accepted by the run.");
+            Vec::new()
+        }
+    }
+}
+
+/// Reads the workflow definition and starts its state machine.
+fn begin(
+    engine: &Engine,
+    workflow: &Execution,
+    kv: &dyn KvLookup,
+) -> Result<(Machine, Vec<Command>), String> {
+    let content = engine.content();
+    let Some((pack, action)) = content.action(&workflow.action) else {
+        return Err(format!(
+            "action `{}` is no longer registered",
+            workflow.action
+        ));
+    };
+    let Some(file) = action.entry_point.as_deref() else {
+        return Err(format!("action `{}` has no entry point", workflow.action));
+    };
+    let text = std::fs::read_to_string(file)
+        .map_err(|error| format!("cannot read workflow `{}`: {error}", file.display()))?;
+    let invalid = |problems: Vec<nerve_workflow::Problem>| {
+        let listed: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        format!(
+            "workflow `{}` is invalid: {}",
+            file.display(),
+            listed.join("; ")
+        )
+    };
+    let parent = workflow
+        .context
+        .parent
+        .as_ref()
+        .map(|id| json!({"execution_id": id}));
+    if workflow.runner == "action-chain" {
+        let chain = Chain::parse(&text).map_err(invalid)?;
+        let mut action_context = json!({
+            "user": workflow.context.user,
+            "execution_id": workflow.id,
+            "pack": pack.pack_ref,
+        });
+        if let Some(parent) = parent {
+            action_context["parent"] = parent;
+        }
+        let mut context = Map::new();
+        context.insert("action_context".to_owned(), action_context);
+        let (state, commands) = chain.start_with_context(workflow.parameters.clone(), context, kv);
+        return Ok((Machine::Chain(Box::new(state)), commands));
+    }
+    let definition = Workflow::parse(&text).map_err(invalid)?;
+    let mut input = workflow.parameters.clone();
+    for name in action.parameters.keys() {
+        input.entry(name.clone()).or_insert(Value::Null);
+    }
+    let mut context = Map::new();
+    context.insert(
+        "st2".to_owned(),
+        json!({
+            "action_execution_id": workflow.id,
+            "api_url": engine.inner.config.api_url,
+            "user": workflow.context.user,
+            "pack": pack.pack_ref,
+        }),
+    );
+    if let Some(parent) = parent {
+        context.insert("parent".to_owned(), parent);
+    }
+    let (state, commands) = definition.start_with_context(input, context, kv);
+    Ok((Machine::Orquesta(Box::new(state)), commands))
+}
+
+/// A task's parameters, checked as for any execution (a chain's rendered strings cast to the
+/// action's types first).
+fn task_parameters(
+    content: &crate::Content,
+    task: &RunTask,
+    cast: bool,
+) -> Result<Map<String, Value>, String> {
+    let mut given = task.input.clone();
+    if cast && let Some((_, action)) = content.action(&task.action) {
+        given = given
+            .into_iter()
+            .map(|(name, value)| {
+                let value = nerve_model::cast_parameter(&action.parameters, &name, value);
+                (name, value)
+            })
+            .collect();
+    }
+    crate::parameters::prepare(content, &task.action, given).map_err(|error| error.to_string())
+}
+
+/// Creates the children (after their delay), then lists them in the workflow's `children`.
+async fn create_children(
+    engine: &Engine,
+    workflow: &Execution,
+    children: Vec<Child>,
+) -> Result<(), EngineError> {
+    if children.is_empty() {
+        return Ok(());
+    }
+    let mut now = Vec::new();
+    for child in children {
+        if child.delay_secs == 0 {
+            now.push(child);
+            continue;
+        }
+        let engine = engine.clone();
+        let workflow = workflow.clone();
+        engine.inner.tasks.clone().spawn(async move {
+            let delay = std::time::Duration::from_secs(child.delay_secs);
+            tokio::select! {
+                () = engine.inner.cancel.cancelled() => return,
+                () = tokio::time::sleep(delay) => {}
+            }
+            if let Err(error) = create_now(&engine, &workflow, vec![child]).await {
+                tracing::error!(%error, workflow = %workflow.id, "Creating a delayed task failed.");
+            }
+        });
+    }
+    create_now(engine, workflow, now).await
+}
+
+async fn create_now(
+    engine: &Engine,
+    workflow: &Execution,
+    children: Vec<Child>,
+) -> Result<(), EngineError> {
+    if children.is_empty() {
+        return Ok(());
+    }
+    let content = engine.content();
+    let mut created = Vec::new();
+    for child in children {
+        let mut extra = Map::new();
+        extra.insert(
+            "workflow_task".to_owned(),
+            json!({
+                "task": child.task,
+                "instance": child.key.instance,
+                "item": child.key.item,
+                "attempt": child.key.attempt,
+            }),
+        );
+        let context = ExecutionContext {
+            user: workflow.context.user.clone(),
+            trace_id: workflow.context.trace_id.clone(),
+            trace_tag: workflow.context.trace_tag.clone(),
+            parent: Some(workflow.id.clone()),
+            extra,
+            ..ExecutionContext::default()
+        };
+        let new = NewExecution {
+            action_ref: &child.action,
+            parameters: child.parameters.clone(),
+            context,
+            id: child.id.clone(),
+            caused_by_enforcement: None,
+        };
+        match scheduler::create_unflushed(engine, &content, new, Vec::new()) {
+            Ok(execution) => {
+                execution.proceed(engine, &content).await?;
+                created.push(child.id);
+            }
+            Err(EngineError::Invalid { message, details }) => {
+                // The action went away since the task was planned: the task fails.
+                let reason = EngineError::Invalid { message, details }.to_string();
+                tracing::warn!(workflow = %workflow.id, task = %child.task, %reason, "Task could not be created.");
+                fail_uncreated(engine, workflow, &child, reason).await?;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    engine.store().flush().await?;
+    if !created.is_empty() {
+        engine
+            .store()
+            .update_execution::<std::convert::Infallible>(&workflow.id, |execution| {
+                for id in &created {
+                    if !execution.children.contains(id) {
+                        execution.children.push(id.clone());
+                    }
+                }
+                Ok(())
+            })
+            .await
+            .map_err(|error| match error {
+                nerve_store::UpdateError::Store(error) => EngineError::Store(error),
+                _ => EngineError::invalid("the workflow's child list was not updated"),
+            })?;
+    }
+    Ok(())
+}
+
+/// A recorded child that cannot be created: its task fails with the reason. Boxed as a `Send`
+/// future: it advances the run again, from within a step.
+fn fail_uncreated<'a>(
+    engine: &'a Engine,
+    workflow: &'a Execution,
+    child: &Child,
+    reason: String,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), EngineError>> + Send + 'a>> {
+    let failed = Execution {
+        id: child.id.clone(),
+        action: child.action.clone(),
+        runner: String::new(),
+        parameters: child.parameters.clone(),
+        status: ExecutionStatus::Failed,
+        result: Some(json!({"error": reason})),
+        reason: Some(reason),
+        context: ExecutionContext {
+            parent: Some(workflow.id.clone()),
+            ..ExecutionContext::default()
+        },
+        start_timestamp: nerve_store::timestamp(chrono::Utc::now()),
+        end_timestamp: None,
+        log: Vec::new(),
+        children: Vec::new(),
+        worker: None,
+    };
+    Box::pin(advance(
+        engine,
+        workflow,
+        Step::ChildFinished(Box::new(failed)),
+    ))
+}
+
+/// Records the workflow's final status and result, then what follows any final status.
+/// Ends a workflow that cannot run (its state or definition is unusable) as `failed`.
+async fn fail_run(engine: &Engine, workflow_id: &str, reason: String) -> Result<(), EngineError> {
+    let result = json!({"output": null, "errors": [error_entry(&reason)]});
+    finish(
+        engine,
+        workflow_id,
+        ExecutionStatus::Failed,
+        Some(reason),
+        result,
+    )
+    .await
+}
+
+async fn finish(
+    engine: &Engine,
+    workflow_id: &str,
+    status: ExecutionStatus,
+    reason: Option<String>,
+    result: Value,
+) -> Result<(), EngineError> {
+    let record = match engine
+        .store()
+        .transition(workflow_id, status, reason, Some(result))
+        .await
+    {
+        Ok(record) => record,
+        Err(StoreError::IllegalTransition { .. }) => return Ok(()),
+        Err(error) => return Err(error.into()),
+    };
+    forget(engine, workflow_id)?;
+    tracing::info!(workflow = %workflow_id, status = %record.execution.status, "Workflow finished.");
+    crate::worker::after_final(engine, &record.execution).await;
+    Ok(())
+}
+
+/// An entry of a run's error log, orquesta-shaped, for a run that could not start.
+fn error_entry(message: &str) -> Value {
+    json!({"type": "error", "message": message})
+}
+
+/// The lock serializing the steps of one run.
+fn run_lock(engine: &Engine, workflow_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+    engine
+        .inner
+        .workflow_locks
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .entry(workflow_id.to_owned())
+        .or_default()
+        .clone()
+}
+
+/// Drops a finished run's persisted state and lock.
+fn forget(engine: &Engine, workflow_id: &str) -> Result<(), EngineError> {
+    engine.store().workflows().delete(workflow_id)?;
+    engine
+        .inner
+        .workflow_locks
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .remove(workflow_id);
+    Ok(())
+}
+
+/// The persisted run; `Err` with a reason when it is unreadable (the run cannot go on: starting
+/// it again could run tasks twice).
+fn load(engine: &Engine, workflow_id: &str) -> Result<Result<Option<Run>, String>, EngineError> {
+    let Some(stored) = engine.store().workflows().get(workflow_id)? else {
+        return Ok(Ok(None));
+    };
+    Ok(serde_json::from_value(stored)
+        .map(Some)
+        .map_err(|error| format!("the stored state of the workflow run is unreadable: {error}")))
+}
+
+fn save(engine: &Engine, workflow_id: &str, run: &Run) -> Result<(), EngineError> {
+    let value = serde_json::to_value(run).map_err(|error| {
+        EngineError::invalid(format!("workflow state does not serialize: {error}"))
+    })?;
+    engine.store().workflows().put(workflow_id, &value)?;
+    Ok(())
+}
+
+/// Locks of runs in progress, by workflow execution id.
+pub(crate) type RunLocks = HashMap<String, Arc<tokio::sync::Mutex<()>>>;

@@ -1,0 +1,282 @@
+//! Workflows end to end: orquesta and action-chain executions driven by the server, each task a
+//! child execution run by the worker; cancel; load-time and offline validation.
+
+use nerve_test_harness::{NerveServer, fixture};
+use serde_json::{Value, json};
+
+use crate::api::{Api, binary, wait_until};
+use crate::nerve;
+
+async fn start() -> (tempfile::TempDir, NerveServer, Api) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = NerveServer::start(&binary(), dir.path());
+    let api = Api::new(&server);
+    api.install_pack(&fixture("packs/workflows")).await;
+    (dir, server, api)
+}
+
+/// Runs `action` and waits for its final status; returns the execution.
+async fn run(api: &Api, action: &str, parameters: Value) -> Value {
+    let response = api
+        .post(
+            "/executions",
+            json!({"action": action, "parameters": parameters}),
+        )
+        .await;
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_for_final(api, &id).await
+}
+
+async fn wait_for_final(api: &Api, id: &str) -> Value {
+    let final_statuses = ["succeeded", "failed", "canceled", "timeout", "abandoned"];
+    wait_until(&format!("execution {id} finishes"), || async {
+        let status = api.get(&format!("/executions/{id}")).await["status"].clone();
+        final_statuses.iter().any(|s| status == *s)
+    })
+    .await;
+    api.get(&format!("/executions/{id}")).await
+}
+
+/// The children of a workflow execution, in creation order, as (action, status, stdout).
+async fn children(api: &Api, workflow: &Value) -> Vec<Value> {
+    let mut children = Vec::new();
+    for id in workflow["children"].as_array().cloned().unwrap_or_default() {
+        children.push(
+            api.get(&format!("/executions/{}", id.as_str().unwrap()))
+                .await,
+        );
+    }
+    children
+}
+
+#[tokio::test]
+async fn branching_workflow_takes_the_success_and_the_failure_path() {
+    let (_dir, _server, api) = start().await;
+
+    let ok = run(&api, "workflows.branching", json!({})).await;
+    assert_eq!(ok["status"], "succeeded", "{ok:#}");
+    assert_eq!(ok["result"]["output"]["outcome"], "ok checked");
+    let tasks = children(&api, &ok).await;
+    assert_eq!(tasks.len(), 2, "{tasks:#?}");
+    for task in &tasks {
+        assert_eq!(task["action"]["ref"], "core.local");
+        assert_eq!(task["status"], "succeeded");
+        assert_eq!(task["context"]["parent"], ok["id"]);
+        assert_eq!(task["context"]["trace_id"], ok["context"]["trace_id"]);
+    }
+
+    let failed = run(&api, "workflows.branching", json!({"fail": true})).await;
+    // The failure is handled by the `when: failed()` branch, so the workflow succeeds.
+    assert_eq!(failed["status"], "succeeded", "{failed:#}");
+    assert_eq!(failed["result"]["output"]["outcome"], "failed with 3");
+    let statuses: Vec<Value> = children(&api, &failed)
+        .await
+        .iter()
+        .map(|t| t["status"].clone())
+        .collect();
+    assert_eq!(statuses, [json!("failed"), json!("succeeded")]);
+}
+
+#[tokio::test]
+async fn with_items_runs_fifty_items_five_at_a_time_in_item_order() {
+    let (_dir, _server, api) = start().await;
+    let workflow = run(&api, "workflows.items", json!({"count": 50})).await;
+    assert_eq!(workflow["status"], "succeeded", "{workflow:#}");
+    let lines: Vec<String> = workflow["result"]["output"]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap().to_owned())
+        .collect();
+    let expected: Vec<String> = (0..50).map(|i| format!("item-{i}")).collect();
+    assert_eq!(lines, expected);
+    let tasks = children(&api, &workflow).await;
+    assert_eq!(tasks.len(), 50);
+    // At most five items run at once: no task starts while five others are running.
+    let spans: Vec<(String, String)> = tasks
+        .iter()
+        .map(|t| {
+            let started = t["log"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|entry| entry["status"] == "running")
+                .unwrap()["timestamp"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            (started, t["end_timestamp"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    for (start, _) in &spans {
+        let running = spans
+            .iter()
+            .filter(|(s, e)| s.as_str() <= start.as_str() && start.as_str() < e.as_str())
+            .count();
+        assert!(running <= 5, "{running} items running at {start}");
+    }
+}
+
+#[tokio::test]
+async fn action_chain_follows_on_success_and_on_failure() {
+    let (_dir, _server, api) = start().await;
+
+    let good = run(&api, "workflows.chain", json!({"code": 0})).await;
+    assert_eq!(good["status"], "succeeded", "{good:#}");
+    let names: Vec<Value> = good["result"]["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].clone())
+        .collect();
+    assert_eq!(names, [json!("first"), json!("good")]);
+    assert_eq!(good["result"]["published"]["said"], "good");
+
+    let bad = run(&api, "workflows.chain", json!({"code": 4})).await;
+    let names: Vec<Value> = bad["result"]["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| json!([t["name"], t["state"]]))
+        .collect();
+    assert_eq!(
+        names,
+        [json!(["first", "failed"]), json!(["bad", "succeeded"])],
+        "{bad:#}"
+    );
+    assert_eq!(bad["result"]["published"]["said"], "bad after 4");
+}
+
+#[tokio::test]
+async fn cancel_stops_the_running_child_and_cancels_the_workflow() {
+    let (_dir, _server, api) = start().await;
+    let response = api
+        .post("/executions", json!({"action": "workflows.slow"}))
+        .await;
+    assert_eq!(response.status(), 201);
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_until("the first task runs", || async {
+        let workflow = api.get(&format!("/executions/{id}")).await;
+        match workflow["children"][0].as_str() {
+            Some(child) => api.get(&format!("/executions/{child}")).await["status"] == "running",
+            None => false,
+        }
+    })
+    .await;
+    api.delete(&format!("/executions/{id}")).await;
+    let workflow = wait_for_final(&api, &id).await;
+    assert_eq!(workflow["status"], "canceled", "{workflow:#}");
+    let tasks = children(&api, &workflow).await;
+    assert_eq!(
+        tasks.len(),
+        1,
+        "no task starts after the cancel: {tasks:#?}"
+    );
+    assert_eq!(tasks[0]["status"], "canceled");
+}
+
+#[tokio::test]
+async fn workflow_inspect_api_reports_problems_with_positions() {
+    let (_dir, _server, api) = start().await;
+    let definition =
+        "version: 1.0\ntasks:\n  a:\n    action: core.noop\n    next:\n      - do: bb\n";
+    let response = api
+        .post(
+            "/workflows/inspect",
+            json!({"definition": definition, "runner": "orquesta"}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["valid"], false, "{body:#}");
+    assert_eq!(body["problems"][0]["line"], 6, "{body:#}");
+    assert_eq!(body["problems"][0]["path"], "tasks.a.next[0].do");
+}
+
+#[test]
+fn yaql_workflow_is_rejected_at_load_with_file_and_line() {
+    let out = nerve().run(&["pack", "validate", "tests/fixtures/packs/workflows_broken"]);
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains(
+            "--> tests/fixtures/packs/workflows_broken/actions/workflows/yaql.yaml:10:12"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("YAQL expressions are not supported"));
+    assert!(out.stderr.contains("in task `greet`"));
+}
+
+#[test]
+fn workflow_inspect_reports_a_broken_file() {
+    let file = "tests/fixtures/packs/workflows_broken/actions/workflows/yaql.yaml";
+    let out = nerve().run(&["workflow", "inspect", file]);
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains(&format!("--> {file}:10:12")),
+        "{}",
+        out.stderr
+    );
+    let out = nerve().run(&["workflow", "inspect", file, "--output", "json"]);
+    out.assert_code(2);
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["problems"][0]["line"], 10);
+    assert_eq!(report["problems"][0]["col"], 12);
+
+    let out = nerve().run(&[
+        "workflow",
+        "inspect",
+        "tests/fixtures/packs/workflows/actions/workflows/chain.yaml",
+    ]);
+    out.assert_code(0);
+}
+
+/// The server is SIGKILLed while a workflow's first task runs. After the restart the task is
+/// `abandoned` (it may have had effects, so it is not run again), its result is fed to the
+/// workflow, and the run goes on from its stored state: each task has exactly one child.
+#[tokio::test]
+async fn workflow_resumes_after_a_sigkill_with_each_task_run_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = NerveServer::start(&binary(), dir.path());
+    let api = Api::new(&server);
+    api.install_pack(&fixture("packs/workflows")).await;
+    let response = api
+        .post("/executions", json!({"action": "workflows.resumable"}))
+        .await;
+    assert_eq!(response.status(), 201);
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_until("the first task runs", || async {
+        let workflow = api.get(&format!("/executions/{id}")).await;
+        match workflow["children"][0].as_str() {
+            Some(child) => api.get(&format!("/executions/{child}")).await["status"] == "running",
+            None => false,
+        }
+    })
+    .await;
+    server.kill();
+
+    let server = NerveServer::start(&binary(), dir.path());
+    let api = Api::new(&server);
+    let workflow = wait_for_final(&api, &id).await;
+    assert_eq!(workflow["status"], "succeeded", "{workflow:#}");
+    assert_eq!(workflow["result"]["output"]["said"], "resumed");
+    let tasks = children(&api, &workflow).await;
+    let statuses: Vec<Value> = tasks.iter().map(|t| t["status"].clone()).collect();
+    assert_eq!(
+        statuses,
+        [json!("abandoned"), json!("succeeded")],
+        "{tasks:#?}"
+    );
+}
