@@ -19,7 +19,9 @@ impl Api {
     pub(crate) fn new(server: &NerveServer) -> Api {
         Api {
             http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
+                // Long enough for a request that waits out a broker restart (the event is
+                // accepted once the bus has it).
+                .timeout(Duration::from_secs(60))
                 .build()
                 .unwrap(),
             url: server.url.clone(),
