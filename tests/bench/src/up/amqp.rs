@@ -13,9 +13,11 @@
 //! action, `running` is recorded when the server grants the worker's claim, right before the
 //! worker starts the command.
 //!
-//! The CPU of every process is reported too: on a small box the server, the workers, the broker
-//! and this program share the cores, and the figures are only as good as that share.
+//! The CPU of every process is reported too, in cores and in µs per event: on a small box the
+//! server, the workers, the broker and this program share the cores, so the rates are only as
+//! good as that share, while the cost per event holds whatever the share.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -30,7 +32,7 @@ use crate::{median, report};
 /// through the broker with one worker.
 const TARGET_EVENTS_PER_SECOND: f64 = 5_000.0;
 
-/// Log lines at `WARN` or `ERROR` printed at most (all are counted).
+/// Distinct `WARN` or `ERROR` log lines printed at most (all are counted).
 const PROBLEMS_SHOWN: usize = 10;
 
 /// Sizes of the `amqp` suite's runs.
@@ -148,7 +150,7 @@ pub(super) fn run(
         })?;
     problems.extend(cluster.log_problems());
     drop(cluster);
-    latency::report_samples("amqp, 1 worker", &samples, None);
+    latency::report_samples("amqp", &samples, Some("server + 1 worker"));
     report_problems(&problems);
     Ok(())
 }
@@ -202,38 +204,39 @@ fn report_throughput(
             two.median(|r| r.accepts_per_second)
         ),
     );
+    // Each process's CPU in cores and in µs per event: the first says how the cores were
+    // shared, the second what an event costs whatever the share.
+    let cpu = |deployment: &Deployment, name: &str, cores: &dyn Fn(&Round) -> f64| {
+        let per_event = deployment.median(|r| 1e6 * cores(r) * r.wall_seconds / args.events as f64);
+        format!("{name} {:.2} ({per_event:.0})", deployment.median(cores))
+    };
     report(
-        "amqp: CPU in-process: server, bench client, cores",
+        "amqp: CPU in-process, cores (µs per event)",
         format!(
-            "{:.2}, {:.2} (median of {n})",
-            in_process.median(|r| r.server_cores),
-            in_process.median(|r| r.client_cores)
+            "{}, {} (median of {n})",
+            cpu(in_process, "server", &|r| r.server_cores),
+            cpu(in_process, "client", &|r| r.client_cores)
         ),
     );
-    for (workers, deployment) in [(1, one), (2, two)] {
-        let node = |index: usize| deployment.median(|r| r.others_cores[index]);
-        let nodes = (0..workers)
-            .map(|index| format!("{:.2}", node(index)))
-            .collect::<Vec<_>>()
-            .join(" + ");
-        let broker = if with_broker {
-            format!("{:.2}", node(workers))
-        } else {
-            "unknown".to_owned()
-        };
+    for (workers, label, deployment) in [(1, "1 worker", one), (2, "2 workers", two)] {
+        let mut processes = vec![cpu(deployment, "server", &|r| r.server_cores)];
+        for index in 0..workers {
+            let name = format!("w{}", index + 1);
+            processes.push(cpu(deployment, &name, &|r| r.others_cores[index]));
+        }
+        if with_broker {
+            processes.push(cpu(deployment, "broker", &|r| r.others_cores[workers]));
+        }
+        processes.push(cpu(deployment, "client", &|r| r.client_cores));
         report(
-            &format!("amqp: CPU {workers}w: server, worker(s), broker, client"),
-            format!(
-                "{:.2}, {nodes}, {broker}, {:.2} (median of {n})",
-                deployment.median(|r| r.server_cores),
-                deployment.median(|r| r.client_cores)
-            ),
+            &format!("amqp: CPU with {label}, cores (µs per event)"),
+            format!("{} (median of {n})", processes.join(", ")),
         );
     }
 }
 
 /// Prints how many `WARN` and `ERROR` lines the servers and workers of the broker deployments
-/// logged, and the first few of them.
+/// logged, then the most frequent of them, each once with its count.
 fn report_problems(problems: &[String]) {
     let errors = problems
         .iter()
@@ -243,7 +246,20 @@ fn report_problems(problems: &[String]) {
         "amqp: WARN / ERROR lines in server and worker logs",
         format!("{} / {errors}", problems.len() - errors),
     );
-    for line in problems.iter().take(PROBLEMS_SHOWN) {
-        report("", line.clone());
+    // `<process>: <timestamp> <LEVEL> <target>: <message>`, counted without the timestamp.
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for line in problems {
+        let mut words = line.split_whitespace();
+        let process = words.next().unwrap_or_default();
+        let _timestamp = words.next();
+        let rest: Vec<&str> = words.collect();
+        *counts
+            .entry(format!("{process} {}", rest.join(" ")))
+            .or_default() += 1;
+    }
+    let mut counts: Vec<(String, usize)> = counts.into_iter().collect();
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    for (line, count) in counts.iter().take(PROBLEMS_SHOWN) {
+        report("", format!("{count} × {line}"));
     }
 }

@@ -43,7 +43,14 @@ impl Vhost {
 
 impl Drop for Vhost {
     fn drop(&mut self) {
-        let _ = rabbitmqctl(&["delete_vhost", &self.name]);
+        if let Err(error) = rabbitmqctl(&["delete_vhost", &self.name]) {
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "warning: vhost `{}` is left on the broker: {error:#}",
+                self.name
+            );
+        }
     }
 }
 
@@ -192,14 +199,21 @@ impl Cluster {
     }
 }
 
-/// The broker's process (`beam.smp`), for its CPU figure; `None` when it is not visible here.
+/// The broker's process (the Erlang VM started with `-s rabbit boot`, not the short-lived VMs
+/// of `rabbitmqctl`), for its CPU figure; `None` when it is not visible here.
 pub(super) fn broker_pid() -> Option<u32> {
     std::fs::read_dir("/proc")
         .ok()?
         .flatten()
         .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
         .find(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                .is_ok_and(|comm| comm.trim() == "beam.smp")
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
+                let args: Vec<&[u8]> = cmdline.split(|&byte| byte == 0).collect();
+                args.first()
+                    .is_some_and(|program| program.ends_with(b"/beam.smp"))
+                    && args
+                        .windows(2)
+                        .any(|pair| pair == [b"-s".as_slice(), b"rabbit".as_slice()])
+            })
         })
 }

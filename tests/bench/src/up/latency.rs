@@ -52,8 +52,9 @@ pub(super) fn run(
     Ok(())
 }
 
-/// Prints the figures of `samples` under `suite`, the first with `target` if there is one.
-pub(super) fn report_samples(suite: &str, samples: &Samples, target: Option<&str>) {
+/// Prints the figures of `samples` under `suite`, the first with `note` (a target, the
+/// deployment) if there is one.
+pub(super) fn report_samples(suite: &str, samples: &Samples, note: Option<&str>) {
     let n = samples.to_running.len();
     let line = |samples: &[f64]| {
         format!(
@@ -62,13 +63,11 @@ pub(super) fn report_samples(suite: &str, samples: &Samples, target: Option<&str
             percentile(samples, 0.99)
         )
     };
-    let target = target
-        .map(|target| format!("; {target}"))
-        .unwrap_or_default();
+    let note = note.map(|note| format!("; {note}")).unwrap_or_default();
     report(
         &format!("{suite}: event → action start p50 / p99, ms"),
         format!(
-            "{} ({n} events, one at a time{target})",
+            "{} ({n} events, one at a time{note})",
             line(&samples.to_running)
         ),
     );

@@ -107,7 +107,7 @@ pub(crate) fn run_amqp(args: &amqp::Args) -> anyhow::Result<()> {
     amqp::run(&launch, args, &runtime)
 }
 
-/// The binary, the data dirs' file system and the cores, under `suite`.
+/// The binary, the data dirs' file system, the cores and the load on them, under `suite`.
 fn report_machine(suite: &str, launch: &Launch) {
     report(
         &format!("{suite}: server binary"),
@@ -126,6 +126,17 @@ fn report_machine(suite: &str, launch: &Launch) {
         std::thread::available_parallelism()
             .map(|n| n.to_string())
             .unwrap_or_else(|_| "unknown".to_owned()),
+    );
+    // Other work on a shared machine takes cores from the processes under test.
+    let load = std::fs::read_to_string("/proc/loadavg").ok().map(|text| {
+        text.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    });
+    report(
+        &format!("{suite}: load average before the run, 1 / 5 / 15 min"),
+        load.unwrap_or_else(|| "unknown".to_owned()),
     );
 }
 

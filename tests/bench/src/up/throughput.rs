@@ -34,6 +34,9 @@ pub(super) struct Round {
     pub(super) client_cores: f64,
     /// The CPU each of the round's other processes used, in cores, in the order given.
     pub(super) others_cores: Vec<f64>,
+    /// From the first measured post until the poll saw all the work recorded: the interval
+    /// the CPU figures are over.
+    pub(super) wall_seconds: f64,
     threads: String,
     peak_rss_mb: f64,
     count_query_ms: f64,
@@ -181,6 +184,7 @@ pub(super) async fn round(
         server_cores: server_seconds / wall,
         client_cores: client_seconds / wall,
         others_cores,
+        wall_seconds: wall,
         threads: thread_shares(&threads, wall, 5),
         peak_rss_mb: memory_mb(server.pid(), "VmHWM")?,
         count_query_ms,
