@@ -545,3 +545,38 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[tokio::test]
+async fn up_with_amqp_runs_every_role_in_one_process_on_the_broker() {
+    let vhost = RabbitVhost::new("up_amqp");
+    let dir = tempfile::tempdir().unwrap();
+    let server = NerveServer::spawn(
+        &binary(),
+        &dir.path().join("up"),
+        &["up", "--listen", "127.0.0.1:0", "--amqp", &vhost.url],
+    );
+    let api = Api::new(&server);
+    api.install_pack(&fixture("packs/scaleout")).await;
+    // The sensor runs in this process and its events run here too.
+    wait_until("sensor events ran their action", || async {
+        api.get("/executions?action=scaleout.work&limit=1000")
+            .await
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| status_of(e) == "succeeded")
+            .count()
+            >= 5
+    })
+    .await;
+    let sensor = api.get("/sensortypes/scaleout.Burst").await;
+    assert_eq!(sensor["status"]["state"], "running", "{sensor}");
+    let queues = api.get("/bus/queues").await;
+    let rules = queues
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"] == "nerve.rules_engine")
+        .unwrap_or_else(|| panic!("{queues}"));
+    assert_eq!(rules["consumers"], 1, "{rules}");
+}
