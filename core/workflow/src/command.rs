@@ -134,6 +134,20 @@ impl WorkflowStatus {
             WorkflowStatus::Failed => "failed",
         }
     }
+
+    /// The status after a pause request, for orquesta runs and chains alike: `pausing` while
+    /// executions are still out (`busy`), else `paused`; pausing a paused run is fine.
+    pub(crate) fn on_pause(self, busy: bool) -> Result<Self, crate::StateError> {
+        match self {
+            WorkflowStatus::Running if busy => Ok(WorkflowStatus::Pausing),
+            WorkflowStatus::Running => Ok(WorkflowStatus::Paused),
+            WorkflowStatus::Pausing | WorkflowStatus::Paused => Ok(self),
+            status => Err(crate::StateError::InvalidRequest {
+                request: "pause",
+                status,
+            }),
+        }
+    }
 }
 
 impl std::fmt::Display for WorkflowStatus {

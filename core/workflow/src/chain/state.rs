@@ -257,21 +257,8 @@ impl ChainState {
     ///
     /// The run is not running (pausing a paused run is fine).
     pub fn pause(&mut self) -> Result<(), StateError> {
-        match self.status {
-            WorkflowStatus::Running => {
-                self.status = if self.running.is_some() {
-                    WorkflowStatus::Pausing
-                } else {
-                    WorkflowStatus::Paused
-                };
-                Ok(())
-            }
-            WorkflowStatus::Pausing | WorkflowStatus::Paused => Ok(()),
-            status => Err(StateError::InvalidRequest {
-                request: "pause",
-                status,
-            }),
-        }
+        self.status = self.status.on_pause(self.running.is_some())?;
+        Ok(())
     }
 
     /// Resumes a paused chain with the node that was next.

@@ -418,21 +418,8 @@ impl State {
     ///
     /// The run is not running (pausing a paused run is fine).
     pub fn pause(&mut self) -> Result<(), StateError> {
-        match self.status {
-            WorkflowStatus::Running => {
-                self.status = if self.outstanding().is_empty() {
-                    WorkflowStatus::Paused
-                } else {
-                    WorkflowStatus::Pausing
-                };
-                Ok(())
-            }
-            WorkflowStatus::Pausing | WorkflowStatus::Paused => Ok(()),
-            status => Err(StateError::InvalidRequest {
-                request: "pause",
-                status,
-            }),
-        }
+        self.status = self.status.on_pause(!self.outstanding().is_empty())?;
+        Ok(())
     }
 
     /// Resumes a paused (or pausing) run: dispatches what was staged meanwhile, or completes
