@@ -78,7 +78,7 @@ impl Engine {
         nerve_bus::topology::sensor_control_key(&heartbeat.node)
             .map_err(|error| EngineError::invalid(format!("bad node name: {error}")))?;
         let content = self.content();
-        let drift = self.drift(&content, &heartbeat.packs);
+        let drift = self.drift(&content, &heartbeat.packs, None);
         let now = Instant::now();
         let node = heartbeat.node.clone();
         let role = heartbeat.role;
@@ -150,15 +150,21 @@ impl Engine {
             .collect()
     }
 
-    /// Packs of `node_packs` the server does not accept, with the remedy for each.
+    /// The server's packs (or only `only`) that `node_packs` has at another version or not at
+    /// all, with the remedy for each.
     fn drift(
         &self,
         content: &crate::Content,
         node_packs: &BTreeMap<String, String>,
+        only: Option<&str>,
     ) -> Vec<PackDrift> {
         let registry = self.registry();
         let mut drift = Vec::new();
-        for pack in content.packs() {
+        let packs: Box<dyn Iterator<Item = &Arc<nerve_packs::LoadedPack>>> = match only {
+            Some(pack_ref) => Box::new(content.pack(pack_ref).into_iter()),
+            None => Box::new(content.packs()),
+        };
+        for pack in packs {
             if pack.content_hash.is_empty() {
                 continue;
             }
@@ -302,17 +308,15 @@ impl Engine {
                 .action
                 .split_once('.')
                 .map_or("", |(pack, _)| pack);
-            if content.packs().any(|p| p.pack_ref == pack_ref) {
-                let drift = self.drift(&content, &claim.packs);
-                if let Some(drift) = drift
-                    .into_iter()
-                    .find(|d| d.pack == pack_ref && !d.accepted)
-                {
-                    tracing::warn!(node = %claim.node, execution_id, "Claim refused: {}", drift.remedy);
-                    return Ok(ClaimReply::Refused {
-                        reason: format!("node `{}`: {}", claim.node, drift.remedy),
-                    });
-                }
+            let refused = self
+                .drift(&content, &claim.packs, Some(pack_ref))
+                .into_iter()
+                .find(|d| !d.accepted);
+            if let Some(drift) = refused {
+                tracing::warn!(node = %claim.node, execution_id, "Claim refused: {}", drift.remedy);
+                return Ok(ClaimReply::Refused {
+                    reason: format!("node `{}`: {}", claim.node, drift.remedy),
+                });
             }
         }
         let (execution, claimed) = store.claim_execution(execution_id, &claim.node).await?;
