@@ -137,7 +137,7 @@ async fn run_node(global: &GlobalArgs, args: NodeArgs, role: NodeRole) -> anyhow
         Some(name) => name.clone(),
         None => default_name(role),
     };
-    nerve_bus::topology::sensor_control_key(&name).map_err(|error| {
+    nerve_bus::topology::check_node_name(&name).map_err(|error| {
         anyhow::anyhow!("bad node name `{name}`: {error}; use letters, digits, `-` and `_`")
     })?;
     let packs_dir = args

@@ -6,7 +6,7 @@
 //! | `nerve.executions`       | `request.<runner>`              | `nerve.worker.<runner>` (`request.<runner>`) → workers that can run `<runner>` |
 //! | `nerve.executions`       | `status.<status>`               | `nerve.execution_status` (`status.*`) → server      |
 //! | `nerve.output`           | `output.<execution id>`         | `nerve.output_recorder` (`output.*`) → server (records and streams output) |
-//! | `nerve.sensor_control`   | `node.<node>`                   | `nerve.sensors.<node>` (`node.<node>`) → that sensor node |
+//! | `nerve.sensor_control`   | `node.<node>`                   | `nerve.sensors.<node>` (`node.<node>`) → that sensor node (reserved: nodes pull their control with the heartbeat today) |
 //!
 //! **One queue per runner**, not one worker queue with several bindings: a queue's consumers
 //! must all be able to handle every message in it, and workers differ in the runners they can
@@ -140,6 +140,15 @@ pub fn execution_status_key(status: &str) -> Result<String, BusError> {
 pub fn output_key(execution_id: &str) -> Result<String, BusError> {
     check_word("execution id", execution_id)?;
     Ok(format!("output.{execution_id}"))
+}
+
+/// Checks a node name: one routing-key word (so it can name a node's queue and key).
+///
+/// # Errors
+///
+/// [`BusError::InvalidName`] when `name` is not a single word.
+pub fn check_node_name(name: &str) -> Result<(), BusError> {
+    check_word("node", name)
 }
 
 /// Routing key of a command to sensor node `node`: `node.<node>`.

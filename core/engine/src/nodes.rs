@@ -75,7 +75,7 @@ impl Engine {
     /// # Errors
     /// [`EngineError::Invalid`] for a node name that is not one routing-key word.
     pub fn node_heartbeat(&self, heartbeat: NodeHeartbeat) -> Result<HeartbeatReply, EngineError> {
-        nerve_bus::topology::sensor_control_key(&heartbeat.node)
+        nerve_bus::topology::check_node_name(&heartbeat.node)
             .map_err(|error| EngineError::invalid(format!("bad node name: {error}")))?;
         let content = self.content();
         let drift = self.drift(&content, &heartbeat.packs, None);
