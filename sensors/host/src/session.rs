@@ -223,11 +223,30 @@ impl<S: HostServices> Session<'_, S> {
             }
             Ending::Asked(after) => {
                 let _ = to_sensor.send(HostMessage::Shutdown {}).await;
-                let exit =
-                    match tokio::time::timeout(self.config.shutdown_grace, child.wait()).await {
-                        Ok(exit) => exit,
-                        Err(_) => child.stop(self.config.kill_grace).await,
-                    };
+                // The sensor saves its state on shutdown (kv requests) and may still
+                // dispatch: it is served as before until it exits or the grace is over.
+                let grace = Instant::now() + self.config.shutdown_grace;
+                let exited = loop {
+                    tokio::select! {
+                        exit = child.wait() => break Some(exit),
+                        Some((id, trigger, result)) = inflight.next(), if !inflight.is_empty() => {
+                            self.recorded(id, trigger, result, &to_sensor).await;
+                        }
+                        line = lines.recv(), if state.stdout_open && inflight.len() < self.config.dispatch_window => {
+                            match line.filter(|l| *l != Line::Eof) {
+                                Some(line) => {
+                                    let _ = self.handle_line(line, spec, &mut state, &to_sensor, &mut inflight).await;
+                                }
+                                None => state.stdout_open = false,
+                            }
+                        }
+                        () = tokio::time::sleep_until(grace) => break None,
+                    }
+                };
+                let exit = match exited {
+                    Some(exit) => exit,
+                    None => child.stop(self.config.kill_grace).await,
+                };
                 let reason = match &after {
                     After::Stop => "stopped",
                     After::Restart => "restart asked",

@@ -492,6 +492,64 @@ exit 0
 }
 
 #[tokio::test]
+async fn a_stopping_sensor_is_served_until_it_exits() {
+    let fixture = Fixture::new();
+    // On shutdown: save state, wait for the answer, dispatch once more, then exit.
+    let script = r#"
+read hello
+echo '{"type":"ready","protocol":1}'
+while read line; do
+  case "$line" in
+    *'"type":"shutdown"'*)
+      echo '{"type":"kv_set","id":"s1","key":"state","value":"saved on shutdown"}'
+      read reply
+      echo "$reply" > reply.json
+      echo '{"type":"dispatch","trigger":"test.event","payload":{"last":true},"id":"d1"}'
+      read answer
+      echo "$answer" > answer.json
+      exit 0 ;;
+  esac
+done
+"#;
+    fixture
+        .host
+        .reconcile(vec![spec("saver", script, fixture.dir.path())]);
+    fixture
+        .until("running", |f| {
+            f.status("test.saver").state == SensorState::Running
+        })
+        .await;
+    fixture.host.reconcile(vec![]);
+    fixture
+        .until("the sensor's clean exit", |f| {
+            f.recorder.process.lock().unwrap().iter().any(|e| {
+                matches!(e, ProcessEvent::Exited { sensor, exit_code } if sensor == "test.saver" && *exit_code == Some(0))
+            })
+        })
+        .await;
+    assert_eq!(
+        fixture.recorder.kv.lock().unwrap().get("test.saver:state"),
+        Some(&"saved on shutdown".to_owned())
+    );
+    let reply: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture.dir.path().join("reply.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(reply["ok"], json!(true), "{reply}");
+    let answer: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture.dir.path().join("answer.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        answer["ok"],
+        json!(true),
+        "the last dispatch was confirmed: {answer}"
+    );
+    assert_eq!(fixture.events("test.saver").len(), 1);
+    fixture.stop().await;
+}
+
+#[tokio::test]
 async fn unavailable_runtime_is_shown_with_the_hint_and_removed_sensors_stop() {
     let fixture = Fixture::new();
     let mut missing = spec("node", "", fixture.dir.path());
