@@ -161,6 +161,22 @@ impl Platform for EnginePlatform {
         Box::pin(async move { self.engine.cancel(execution_id).await.map_err(error) })
     }
 
+    fn pause<'a>(
+        &'a self,
+        execution_id: &'a str,
+        _user: &'a str,
+    ) -> BoxFuture<'a, PlatformResult<Execution>> {
+        Box::pin(async move { self.engine.pause(execution_id).await.map_err(error) })
+    }
+
+    fn resume<'a>(
+        &'a self,
+        execution_id: &'a str,
+        _user: &'a str,
+    ) -> BoxFuture<'a, PlatformResult<Execution>> {
+        Box::pin(async move { self.engine.resume(execution_id).await.map_err(error) })
+    }
+
     fn rerun<'a>(
         &'a self,
         execution_id: &'a str,

@@ -36,6 +36,11 @@ pub(crate) enum ExecutionCommand {
     Tail(TailArgs),
     /// Cancel an execution that has not finished.
     Cancel(IdArgs),
+    /// Pause a running workflow: no new task starts; it is `pausing` until its running tasks
+    /// finish, then `paused`.
+    Pause(IdArgs),
+    /// Resume a paused workflow.
+    Resume(IdArgs),
     /// Run an execution again, with `NAME=VALUE` parameters overriding its own; follows it like
     /// `nerve run`.
     Rerun(RerunArgs),
@@ -114,6 +119,8 @@ pub(crate) fn exec(global: &GlobalArgs, command: ExecutionCommand) -> anyhow::Re
         ExecutionCommand::Get(args) => remote(global, async move |api| get(api, args).await),
         ExecutionCommand::Tail(args) => remote(global, async move |api| tail(api, args).await),
         ExecutionCommand::Cancel(args) => remote(global, async move |api| cancel(api, args).await),
+        ExecutionCommand::Pause(args) => remote(global, async move |api| pause(api, args).await),
+        ExecutionCommand::Resume(args) => remote(global, async move |api| resume(api, args).await),
         ExecutionCommand::Rerun(args) => remote(global, async move |api| rerun(api, args).await),
     }
 }
@@ -181,8 +188,23 @@ async fn tail(api: &Api, args: TailArgs) -> anyhow::Result<ExitCode> {
 
 async fn cancel(api: &Api, args: IdArgs) -> anyhow::Result<ExitCode> {
     let execution = api.cancel(&args.id).await?;
-    match args.output {
-        OutputFormat::Json => print_json(&serde_json::to_value(&execution)?),
+    print_changed(&execution, args.output)
+}
+
+async fn pause(api: &Api, args: IdArgs) -> anyhow::Result<ExitCode> {
+    let execution = api.pause(&args.id).await?;
+    print_changed(&execution, args.output)
+}
+
+async fn resume(api: &Api, args: IdArgs) -> anyhow::Result<ExitCode> {
+    let execution = api.resume(&args.id).await?;
+    print_changed(&execution, args.output)
+}
+
+/// Prints an execution whose status a command just changed.
+fn print_changed(execution: &ExecutionDto, output: OutputFormat) -> anyhow::Result<ExitCode> {
+    match output {
+        OutputFormat::Json => print_json(&serde_json::to_value(execution)?),
         OutputFormat::Table => print_line(&format!(
             "execution {} ({}): {}",
             execution.id, execution.action.reference, execution.status

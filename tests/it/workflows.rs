@@ -82,9 +82,14 @@ async fn branching_workflow_takes_the_success_and_the_failure_path() {
 }
 
 #[tokio::test]
-async fn with_items_runs_fifty_items_five_at_a_time_in_item_order() {
+async fn with_items_runs_a_thousand_items_ten_at_a_time_in_item_order() {
     let (_dir, _server, api) = start().await;
-    let workflow = run(&api, "workflows.items", json!({"count": 50})).await;
+    let workflow = run(
+        &api,
+        "workflows.items",
+        json!({"count": 1000, "concurrency": 10}),
+    )
+    .await;
     assert_eq!(workflow["status"], "succeeded", "{workflow:#}");
     let lines: Vec<String> = workflow["result"]["output"]["lines"]
         .as_array()
@@ -92,11 +97,11 @@ async fn with_items_runs_fifty_items_five_at_a_time_in_item_order() {
         .iter()
         .map(|l| l.as_str().unwrap().to_owned())
         .collect();
-    let expected: Vec<String> = (0..50).map(|i| format!("item-{i}")).collect();
+    let expected: Vec<String> = (0..1000).map(|i| format!("item-{i}")).collect();
     assert_eq!(lines, expected);
     let tasks = children(&api, &workflow).await;
-    assert_eq!(tasks.len(), 50);
-    // At most five items run at once: no task starts while five others are running.
+    assert_eq!(tasks.len(), 1000);
+    // At most ten items run at once: no task starts while ten others are running.
     let spans: Vec<(String, String)> = tasks
         .iter()
         .map(|t| {
@@ -117,7 +122,7 @@ async fn with_items_runs_fifty_items_five_at_a_time_in_item_order() {
             .iter()
             .filter(|(s, e)| s.as_str() <= start.as_str() && start.as_str() < e.as_str())
             .count();
-        assert!(running <= 5, "{running} items running at {start}");
+        assert!(running <= 10, "{running} items running at {start}");
     }
 }
 
@@ -180,6 +185,80 @@ async fn cancel_stops_the_running_child_and_cancels_the_workflow() {
         "no task starts after the cancel: {tasks:#?}"
     );
     assert_eq!(tasks[0]["status"], "canceled");
+}
+
+#[tokio::test]
+async fn pause_lets_the_running_task_finish_starts_nothing_new_and_resume_goes_on() {
+    let (dir, server, api) = start().await;
+    let gate = dir.path().join("gate");
+    let response = api
+        .post(
+            "/executions",
+            json!({"action": "workflows.gated", "parameters": {"gate": gate.display().to_string()}}),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_until("the first task runs", || async {
+        let workflow = api.get(&format!("/executions/{id}")).await;
+        match workflow["children"][0].as_str() {
+            Some(child) => api.get(&format!("/executions/{child}")).await["status"] == "running",
+            None => false,
+        }
+    })
+    .await;
+
+    // Paused with the CLI while its task runs: `pausing` until that task is done.
+    let cli = nerve().with_data_dir(dir.path());
+    let out = cli.run(&["execution", "pause", &id]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains("pausing"), "{out:?}");
+    std::fs::write(&gate, "").unwrap();
+    wait_until("the workflow paused", || async {
+        api.get(&format!("/executions/{id}")).await["status"] == "paused"
+    })
+    .await;
+    let workflow = api.get(&format!("/executions/{id}")).await;
+    let tasks = children(&api, &workflow).await;
+    assert_eq!(tasks.len(), 1, "no task starts while paused: {tasks:#?}");
+    assert_eq!(tasks[0]["status"], "succeeded");
+    let again = api
+        .post(&format!("/executions/{id}/pause"), json!({}))
+        .await;
+    assert_eq!(again.status(), 200, "pausing again changes nothing");
+    assert_eq!(again.json::<Value>().await.unwrap()["status"], "paused");
+
+    // A paused workflow survives a restart and resumes where it was.
+    drop(api);
+    server.stop();
+    let server = NerveServer::start(&binary(), dir.path());
+    let api = Api::new(&server);
+    assert_eq!(
+        api.get(&format!("/executions/{id}")).await["status"],
+        "paused"
+    );
+    let out = cli.run(&["execution", "resume", &id]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let workflow = wait_for_final(&api, &id).await;
+    assert_eq!(workflow["status"], "succeeded", "{workflow:#}");
+    assert_eq!(workflow["result"]["output"]["said"], "second");
+    let tasks = children(&api, &workflow).await;
+    assert_eq!(tasks.len(), 3, "{tasks:#?}");
+
+    // Only workflows pause.
+    let plain = run(&api, "core.noop", json!({})).await;
+    let refused = api
+        .post(
+            &format!("/executions/{}/pause", plain["id"].as_str().unwrap()),
+            json!({}),
+        )
+        .await;
+    assert_eq!(refused.status(), 409);
+    let message = refused.text().await.unwrap();
+    assert!(message.contains("only workflows"), "{message}");
 }
 
 #[tokio::test]

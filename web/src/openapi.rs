@@ -51,6 +51,8 @@ use crate::routes::{self, Access};
         routes::executions::run,
         routes::executions::get,
         routes::executions::cancel,
+        routes::executions::pause,
+        routes::executions::resume,
         routes::executions::rerun,
         routes::output::get,
         routes::output::stream,

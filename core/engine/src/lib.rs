@@ -498,6 +498,23 @@ impl Engine {
         scheduler::cancel(self, execution_id).await
     }
 
+    /// Pauses a running workflow execution: no new task starts; it is `pausing` until its
+    /// running tasks finish, then `paused`.
+    ///
+    /// # Errors
+    /// `NotFound`; `Conflict` for an execution that is not a running workflow.
+    pub async fn pause(&self, execution_id: &str) -> Result<Execution, EngineError> {
+        workflows::pause(self, execution_id).await
+    }
+
+    /// Resumes a paused (or pausing) workflow execution.
+    ///
+    /// # Errors
+    /// `NotFound`; `Conflict` for an execution that is not a paused workflow.
+    pub async fn resume(&self, execution_id: &str) -> Result<Execution, EngineError> {
+        workflows::resume(self, execution_id).await
+    }
+
     /// Runs an execution's action again with its parameters (overridden by `overrides`).
     ///
     /// # Errors
@@ -567,6 +584,8 @@ impl Engine {
             ExecutionStatus::Scheduled,
             ExecutionStatus::Running,
             ExecutionStatus::Canceling,
+            ExecutionStatus::Pausing,
+            ExecutionStatus::Paused,
         ])?;
         let content = self.content();
         for record in unfinished {
@@ -577,11 +596,15 @@ impl Engine {
                 .is_some_and(|node| node != self.inner.config.node_name);
             match execution.status {
                 // A workflow run resumes where its persisted state left it.
-                ExecutionStatus::Running | ExecutionStatus::Canceling
+                ExecutionStatus::Running
+                | ExecutionStatus::Canceling
+                | ExecutionStatus::Pausing
+                | ExecutionStatus::Paused
                     if workflows::is_workflow_runner(&execution.runner) =>
                 {
                     workflows::recover(self, &execution).await?;
                 }
+                ExecutionStatus::Pausing | ExecutionStatus::Paused => {}
                 // A remote worker may still be running it: its report, or the sweeper once
                 // the node is gone, finishes it.
                 ExecutionStatus::Running | ExecutionStatus::Canceling if remote => {}

@@ -377,8 +377,12 @@ pub(crate) async fn cancel(engine: &Engine, execution_id: &str) -> Result<Execut
     }
     let _policy_guard = engine.inner.policy_lock.lock().await;
     let current = store.get_execution(execution_id)?.unwrap_or(execution);
+    let workflow_paused = matches!(
+        current.status,
+        ExecutionStatus::Pausing | ExecutionStatus::Paused
+    ) && crate::workflows::is_workflow_runner(&current.runner);
     match current.status {
-        ExecutionStatus::Running => {
+        _ if current.status == ExecutionStatus::Running || workflow_paused => {
             store
                 .transition(
                     execution_id,

@@ -11,7 +11,9 @@
 //! exactly the children recorded but missing, and feeds the results of those that finished
 //! while the process was down; a [`RunKey`] never gets a second child.
 //!
-//! Pause and resume are not driven yet (the state machines support them).
+//! Pause and resume go through [`advance`] as well: a pause with tasks running makes the
+//! workflow `pausing` (no new task starts; the running ones finish), then `paused`; resume
+//! dispatches what was staged meanwhile. The execution's status follows the run's.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -90,6 +92,27 @@ impl Machine {
         }
     }
 
+    fn pause(&mut self) -> Result<(), StateError> {
+        match self {
+            Machine::Orquesta(state) => state.pause(),
+            Machine::Chain(state) => state.pause(),
+        }
+    }
+
+    fn resume(&mut self, kv: &dyn KvLookup) -> Result<Vec<Command>, StateError> {
+        match self {
+            Machine::Orquesta(state) => state.resume(kv),
+            Machine::Chain(state) => state.resume(kv),
+        }
+    }
+
+    fn status(&self) -> WorkflowStatus {
+        match self {
+            Machine::Orquesta(state) => state.status(),
+            Machine::Chain(state) => state.status(),
+        }
+    }
+
     fn is_chain(&self) -> bool {
         matches!(self, Machine::Chain(_))
     }
@@ -97,7 +120,7 @@ impl Machine {
 
 /// A run as persisted: the state machine and the child execution of every [`RunKey`].
 #[derive(Debug, Serialize, Deserialize)]
-struct Run {
+pub(crate) struct Run {
     machine: Machine,
     children: Vec<Child>,
 }
@@ -124,10 +147,15 @@ enum Step {
     /// Resume after a restart: create recorded children that do not exist, feed the results
     /// of finished ones.
     Recover,
-    /// A child execution finished.
-    ChildFinished(Box<Execution>),
+    /// Child executions finished: their results wait in the run's inbox, so that one step
+    /// (one save, one flush) takes all that arrived while the previous step ran.
+    ChildrenFinished,
     /// A cancel was requested.
     Cancel,
+    /// A pause was requested.
+    Pause,
+    /// A resume was requested.
+    Resume,
 }
 
 /// What a step leaves to do once the run is persisted.
@@ -189,7 +217,10 @@ async fn start(engine: &Engine, execution_id: &str) -> Result<(), EngineError> {
     };
     match execution.status {
         ExecutionStatus::Scheduled => {}
-        ExecutionStatus::Running | ExecutionStatus::Canceling => {
+        ExecutionStatus::Running
+        | ExecutionStatus::Canceling
+        | ExecutionStatus::Pausing
+        | ExecutionStatus::Paused => {
             return advance(engine, &execution, Step::Recover).await;
         }
         _ => return Ok(()),
@@ -227,7 +258,7 @@ pub(crate) async fn on_child_final(engine: &Engine, child: &Execution) {
             .store()
             .get_execution(&child.id)?
             .unwrap_or_else(|| child.clone());
-        advance(engine, &parent, Step::ChildFinished(Box::new(child))).await
+        deliver(engine, &parent, child.clone()).await
     };
     if let Err(error) = fed.await {
         tracing::error!(%error, workflow = parent_id, child = %child.id, "Feeding a task result to its workflow failed.");
@@ -250,8 +281,8 @@ pub(crate) fn cancel<'a>(
 
 /// One step of a run; see the module docs.
 async fn advance(engine: &Engine, workflow: &Execution, step: Step) -> Result<(), EngineError> {
-    let lock = run_lock(engine, &workflow.id);
-    let guard = lock.lock().await;
+    let slot = run_slot(engine, &workflow.id);
+    let mut guard = slot.run.lock().await;
     let store = engine.store();
     let Some(workflow) = store.get_execution(&workflow.id)? else {
         return Ok(());
@@ -262,7 +293,10 @@ async fn advance(engine: &Engine, workflow: &Execution, step: Step) -> Result<()
     }
     let kv = StoreKv(store.kv().view());
     let mut plan = Plan::default();
-    let stored = match load(engine, &workflow.id)? {
+    // The cached run is what was last persisted; taken out, it is put back only once the
+    // step's result is persisted too (a failed step leaves the store's version to reload).
+    let cached = guard.take();
+    let stored = match cached.map_or_else(|| load(engine, &workflow.id), |run| Ok(Ok(Some(run))))? {
         Ok(stored) => stored,
         Err(reason) => {
             drop(guard);
@@ -294,7 +328,7 @@ async fn advance(engine: &Engine, workflow: &Execution, step: Step) -> Result<()
             )
             .await;
         }
-        (None, Step::ChildFinished(_)) => return Ok(()),
+        (None, Step::ChildrenFinished | Step::Pause | Step::Resume) => return Ok(()),
         (Some(run), Step::Start) => (run, Vec::new()),
         (Some(mut run), Step::Recover) => {
             let mut commands: Vec<Command> = run.machine.completion().into_iter().collect();
@@ -313,14 +347,41 @@ async fn advance(engine: &Engine, workflow: &Execution, step: Step) -> Result<()
             }
             (run, commands)
         }
-        (Some(mut run), Step::ChildFinished(child)) => {
-            let commands = feed(&mut run, &child, &kv);
+        (Some(mut run), Step::ChildrenFinished) => {
+            let finished = std::mem::take(
+                &mut *slot
+                    .inbox
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            );
+            if finished.is_empty() {
+                // An earlier step took them.
+                *guard = Some(run);
+                return Ok(());
+            }
+            let mut commands = Vec::new();
+            for child in &finished {
+                commands.extend(feed(&mut run, child, &kv));
+            }
             (run, commands)
         }
         (Some(mut run), Step::Cancel) => match run.machine.cancel(&kv) {
             Ok(commands) => (run, commands),
             Err(error) => {
                 tracing::info!(%error, workflow = %workflow.id, "Cancel of the workflow run not applied.");
+                (run, Vec::new())
+            }
+        },
+        (Some(mut run), Step::Pause) => {
+            if let Err(error) = run.machine.pause() {
+                tracing::info!(%error, workflow = %workflow.id, "Pause of the workflow run not applied.");
+            }
+            (run, Vec::new())
+        }
+        (Some(mut run), Step::Resume) => match run.machine.resume(&kv) {
+            Ok(commands) => (run, commands),
+            Err(error) => {
+                tracing::info!(%error, workflow = %workflow.id, "Resume of the workflow run not applied.");
                 (run, Vec::new())
             }
         },
@@ -393,7 +454,11 @@ async fn advance(engine: &Engine, workflow: &Execution, step: Step) -> Result<()
         }
     }
     save(engine, &workflow.id, &run)?;
+    if plan.complete.is_none() {
+        follow_pause(engine, &workflow, run.machine.status()).await?;
+    }
     store.flush().await?;
+    *guard = Some(run);
     drop(guard);
 
     create_children(engine, &workflow, plan.create).await?;
@@ -418,6 +483,89 @@ async fn advance(engine: &Engine, workflow: &Execution, step: Step) -> Result<()
         finish(engine, &workflow.id, to, reason, result).await?;
     }
     Ok(())
+}
+
+/// Moves the workflow execution between `running`, `pausing` and `paused` as its run moved.
+async fn follow_pause(
+    engine: &Engine,
+    workflow: &Execution,
+    status: WorkflowStatus,
+) -> Result<(), EngineError> {
+    let (to, reason) = match status {
+        WorkflowStatus::Running => (ExecutionStatus::Running, "resumed"),
+        WorkflowStatus::Pausing => (
+            ExecutionStatus::Pausing,
+            "pause requested; waiting for the running tasks to finish",
+        ),
+        WorkflowStatus::Paused => (ExecutionStatus::Paused, "paused"),
+        _ => return Ok(()),
+    };
+    let movable = matches!(
+        workflow.status,
+        ExecutionStatus::Running | ExecutionStatus::Pausing | ExecutionStatus::Paused
+    );
+    if !movable || workflow.status == to {
+        return Ok(());
+    }
+    match engine
+        .store()
+        .transition(&workflow.id, to, Some(reason.to_owned()), None)
+        .await
+    {
+        Ok(_) | Err(StoreError::IllegalTransition { .. }) => Ok(()),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Pauses a running workflow; see the module docs. Returns the execution as it is now.
+pub(crate) async fn pause(engine: &Engine, execution_id: &str) -> Result<Execution, EngineError> {
+    let workflow = running_workflow(engine, execution_id, "paused")?;
+    if workflow.status == ExecutionStatus::Running {
+        advance(engine, &workflow, Step::Pause).await?;
+    }
+    current(engine, execution_id)
+}
+
+/// Resumes a paused (or pausing) workflow. Returns the execution as it is now.
+pub(crate) async fn resume(engine: &Engine, execution_id: &str) -> Result<Execution, EngineError> {
+    let workflow = running_workflow(engine, execution_id, "resumed")?;
+    if workflow.status != ExecutionStatus::Running {
+        advance(engine, &workflow, Step::Resume).await?;
+    }
+    current(engine, execution_id)
+}
+
+/// The workflow execution `execution_id`, if it is running, pausing or paused.
+fn running_workflow(
+    engine: &Engine,
+    execution_id: &str,
+    what: &str,
+) -> Result<Execution, EngineError> {
+    let execution = current(engine, execution_id)?;
+    if !is_workflow_runner(&execution.runner) {
+        return Err(EngineError::Conflict(format!(
+            "execution `{execution_id}` runs `{}` with the `{}` runner; only workflows (orquesta, action-chain) can be {what}",
+            execution.action, execution.runner
+        )));
+    }
+    match execution.status {
+        ExecutionStatus::Running | ExecutionStatus::Pausing | ExecutionStatus::Paused => {
+            Ok(execution)
+        }
+        status => Err(EngineError::Conflict(format!(
+            "workflow execution `{execution_id}` is {status}; only a running, pausing or paused workflow can be {what}"
+        ))),
+    }
+}
+
+fn current(engine: &Engine, execution_id: &str) -> Result<Execution, EngineError> {
+    engine
+        .store()
+        .get_execution(execution_id)?
+        .ok_or_else(|| EngineError::NotFound {
+            kind: "execution",
+            id: execution_id.to_owned(),
+        })
 }
 
 /// Feeds a finished child's result to the run (once per child).
@@ -661,11 +809,7 @@ fn fail_uncreated<'a>(
         children: Vec::new(),
         worker: None,
     };
-    Box::pin(advance(
-        engine,
-        workflow,
-        Step::ChildFinished(Box::new(failed)),
-    ))
+    Box::pin(deliver(engine, workflow, failed))
 }
 
 /// Records the workflow's final status and result, then what follows any final status.
@@ -709,8 +853,23 @@ fn error_entry(message: &str) -> Value {
     json!({"type": "error", "message": message})
 }
 
-/// The lock serializing the steps of one run.
-fn run_lock(engine: &Engine, workflow_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+/// Hands a finished child to its workflow's run (see [`Step::ChildrenFinished`]).
+async fn deliver(
+    engine: &Engine,
+    workflow: &Execution,
+    child: Execution,
+) -> Result<(), EngineError> {
+    run_slot(engine, &workflow.id)
+        .inbox
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(child);
+    advance(engine, workflow, Step::ChildrenFinished).await
+}
+
+/// The slot of one run: its lock (serializing the steps), holding the run as last persisted
+/// once a step loaded it, and the inbox of finished children.
+fn run_slot(engine: &Engine, workflow_id: &str) -> Arc<RunSlot> {
     engine
         .inner
         .workflow_locks
@@ -723,7 +882,7 @@ fn run_lock(engine: &Engine, workflow_id: &str) -> Arc<tokio::sync::Mutex<()>> {
 
 /// Drops a finished run's persisted state and lock.
 fn forget(engine: &Engine, workflow_id: &str) -> Result<(), EngineError> {
-    engine.store().workflows().delete(workflow_id)?;
+    engine.store().workflows::<Value>().delete(workflow_id)?;
     engine
         .inner
         .workflow_locks
@@ -736,21 +895,26 @@ fn forget(engine: &Engine, workflow_id: &str) -> Result<(), EngineError> {
 /// The persisted run; `Err` with a reason when it is unreadable (the run cannot go on: starting
 /// it again could run tasks twice).
 fn load(engine: &Engine, workflow_id: &str) -> Result<Result<Option<Run>, String>, EngineError> {
-    let Some(stored) = engine.store().workflows().get(workflow_id)? else {
-        return Ok(Ok(None));
-    };
-    Ok(serde_json::from_value(stored)
-        .map(Some)
-        .map_err(|error| format!("the stored state of the workflow run is unreadable: {error}")))
+    match engine.store().workflows::<Run>().get(workflow_id) {
+        Ok(run) => Ok(Ok(run)),
+        Err(StoreError::Corrupt { source, .. }) => Ok(Err(format!(
+            "the stored state of the workflow run is unreadable: {source}"
+        ))),
+        Err(error) => Err(error.into()),
+    }
 }
 
 fn save(engine: &Engine, workflow_id: &str, run: &Run) -> Result<(), EngineError> {
-    let value = serde_json::to_value(run).map_err(|error| {
-        EngineError::invalid(format!("workflow state does not serialize: {error}"))
-    })?;
-    engine.store().workflows().put(workflow_id, &value)?;
+    engine.store().workflows().replace(workflow_id, run)?;
     Ok(())
 }
 
-/// Locks of runs in progress, by workflow execution id.
-pub(crate) type RunLocks = HashMap<String, Arc<tokio::sync::Mutex<()>>>;
+/// A run's lock with its cached state, and the children whose results wait to be fed.
+#[derive(Debug, Default)]
+pub(crate) struct RunSlot {
+    run: tokio::sync::Mutex<Option<Run>>,
+    inbox: std::sync::Mutex<Vec<Execution>>,
+}
+
+/// Runs in progress, by workflow execution id.
+pub(crate) type RunLocks = HashMap<String, Arc<RunSlot>>;

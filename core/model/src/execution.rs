@@ -28,6 +28,8 @@ pub enum ExecutionStatus {
     Canceled,
     /// Lost: its worker went away mid-run.
     Abandoned,
+    /// A workflow asked to pause, waiting for its running tasks to finish.
+    Pausing,
     /// A workflow waiting to be resumed.
     Paused,
     /// Waiting for a human answer (inquiry).
@@ -36,7 +38,7 @@ pub enum ExecutionStatus {
 
 impl ExecutionStatus {
     /// Every status, in life-cycle order.
-    pub const ALL: [ExecutionStatus; 12] = [
+    pub const ALL: [ExecutionStatus; 13] = [
         Self::Requested,
         Self::Scheduled,
         Self::Delayed,
@@ -47,6 +49,7 @@ impl ExecutionStatus {
         Self::Canceling,
         Self::Canceled,
         Self::Abandoned,
+        Self::Pausing,
         Self::Paused,
         Self::Pending,
     ];
@@ -64,6 +67,7 @@ impl ExecutionStatus {
             Self::Canceling => "canceling",
             Self::Canceled => "canceled",
             Self::Abandoned => "abandoned",
+            Self::Pausing => "pausing",
             Self::Paused => "paused",
             Self::Pending => "pending",
         }
@@ -95,6 +99,7 @@ impl ExecutionStatus {
                 | Self::Scheduled
                 | Self::Delayed
                 | Self::Running
+                | Self::Pausing
                 | Self::Paused
                 | Self::Pending
         )

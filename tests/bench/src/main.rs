@@ -40,6 +40,9 @@ Suites:
            the same with 2 workers; 2 workers / 1 worker           (no target; printed)
            in-process `nerve up`, same load; AMQP / in-process     (no target; printed)
            event -> action start p50 / p99 over the broker         (no target; printed)
+  workflows  Orquesta workflows on `nerve up` (child process like `up`'s). Targets:
+           with-items over 1,000 core.noop items, 10 at a time      >= 500 items/s
+           orchestration overhead per task (sequential core.noop)   p50 < 2 ms
   all    Every suite with its defaults.
 
 Figures are medians over rounds measured in one run; ratios are computed within the run.";
@@ -68,6 +71,11 @@ enum Suite {
     /// Target: ≥ 5,000 events/s recorded with one worker. Build the server first:
     /// `cargo build --release --bin nerve`.
     Amqp(up::amqp::Args),
+    /// Orquesta workflows on `nerve up`: with-items throughput (items/s for 1,000 `core.noop`
+    /// items, ten at a time; target ≥ 500) and the orchestration overhead per task of a
+    /// sequential workflow (time from one task's end to the next one's start; target p50 <
+    /// 2 ms). Build the server first: `cargo build --release --bin nerve`.
+    Workflows(up::workflows::Args),
     /// Every suite above, each with its defaults.
     All,
 }
@@ -78,9 +86,11 @@ fn main() -> anyhow::Result<()> {
         Suite::Up(args) => up::run(&args),
         Suite::Sensors(args) => up::run_sensors(&args),
         Suite::Amqp(args) => up::run_amqp(&args),
+        Suite::Workflows(args) => up::workflows::run(&args),
         Suite::All => {
             rules::run(&defaults::<rules::Args>())?;
             up::run(&defaults::<up::Args>())?;
+            up::workflows::run(&defaults::<up::workflows::Args>())?;
             up::run_amqp(&defaults::<up::amqp::Args>())
         }
     }

@@ -154,6 +154,26 @@ impl Client {
         .await
     }
 
+    /// Pauses a running workflow execution.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Http`] 404 for an unknown id, 409 when it is not a running workflow.
+    pub async fn pause(&self, id: &str) -> Result<ExecutionDto, ClientError> {
+        let path = format!("/executions/{}/pause", encode(id));
+        self.call(Method::POST, &path, None, None).await
+    }
+
+    /// Resumes a paused workflow execution.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Http`] 404 for an unknown id, 409 when it is not a paused workflow.
+    pub async fn resume(&self, id: &str) -> Result<ExecutionDto, ClientError> {
+        let path = format!("/executions/{}/resume", encode(id));
+        self.call(Method::POST, &path, None, None).await
+    }
+
     /// Runs an execution again with `parameters` overriding its own.
     ///
     /// # Errors

@@ -151,6 +151,39 @@ pub trait Platform: Send + Sync + 'static {
         user: &'a str,
     ) -> BoxFuture<'a, PlatformResult<Execution>>;
 
+    /// Pauses a running workflow execution on behalf of `user`; returns it as updated
+    /// (`pausing` while tasks still run, then `paused`).
+    ///
+    /// Errors: `NotFound`, `Conflict` when it is not a running workflow.
+    fn pause<'a>(
+        &'a self,
+        execution_id: &'a str,
+        user: &'a str,
+    ) -> BoxFuture<'a, PlatformResult<Execution>> {
+        let _ = user;
+        Box::pin(async move {
+            Err(PlatformError::Conflict {
+                message: format!("execution `{execution_id}` cannot be paused here"),
+            })
+        })
+    }
+
+    /// Resumes a paused workflow execution on behalf of `user`; returns it as updated.
+    ///
+    /// Errors: `NotFound`, `Conflict` when it is not a paused workflow.
+    fn resume<'a>(
+        &'a self,
+        execution_id: &'a str,
+        user: &'a str,
+    ) -> BoxFuture<'a, PlatformResult<Execution>> {
+        let _ = user;
+        Box::pin(async move {
+            Err(PlatformError::Conflict {
+                message: format!("execution `{execution_id}` cannot be resumed here"),
+            })
+        })
+    }
+
     /// Runs an execution again with its parameters overridden by `parameters`, on behalf of
     /// `user`; returns the new execution (whose `context.rerun_of` names the old one).
     ///

@@ -1,4 +1,5 @@
-//! `/api/v1/executions`: list and get (store reads), run, cancel and re-run (platform). Every
+//! `/api/v1/executions`: list and get (store reads), run, cancel, pause, resume and re-run
+//! (platform). Every
 //! response masks secret parameters (see `crate::mask`).
 
 use axum::Json;
@@ -212,6 +213,49 @@ pub(crate) async fn cancel(
     Path(id): Path<String>,
 ) -> AppResult<Json<ExecutionDto>> {
     let execution = state.platform.cancel(&id, &principal.user).await?;
+    Ok(Json(execution_dto(&state, execution, None, false).await))
+}
+
+/// Pauses a running workflow: no new task starts; `pausing` until its running tasks finish,
+/// then `paused`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/executions/{id}/pause",
+    tag = "executions",
+    params(("id" = String, Path, description = "Execution id of a workflow")),
+    responses(
+        (status = 200, description = "The execution, pausing or paused", body = ExecutionDto),
+        (status = 404, description = "No such execution", body = Fault),
+        (status = 409, description = "Not a running workflow", body = Fault)
+    )
+)]
+pub(crate) async fn pause(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Path(id): Path<String>,
+) -> AppResult<Json<ExecutionDto>> {
+    let execution = state.platform.pause(&id, &principal.user).await?;
+    Ok(Json(execution_dto(&state, execution, None, false).await))
+}
+
+/// Resumes a paused (or pausing) workflow.
+#[utoipa::path(
+    post,
+    path = "/api/v1/executions/{id}/resume",
+    tag = "executions",
+    params(("id" = String, Path, description = "Execution id of a workflow")),
+    responses(
+        (status = 200, description = "The execution, running again", body = ExecutionDto),
+        (status = 404, description = "No such execution", body = Fault),
+        (status = 409, description = "Not a paused workflow", body = Fault)
+    )
+)]
+pub(crate) async fn resume(
+    State(state): State<AppState>,
+    Caller(principal): Caller,
+    Path(id): Path<String>,
+) -> AppResult<Json<ExecutionDto>> {
+    let execution = state.platform.resume(&id, &principal.user).await?;
     Ok(Json(execution_dto(&state, execution, None, false).await))
 }
 

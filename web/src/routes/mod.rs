@@ -246,6 +246,18 @@ pub(crate) fn table() -> Vec<Route> {
             executions::rerun,
         ),
         Route::new(
+            Post,
+            "/api/v1/executions/{id}/pause",
+            Authenticated,
+            executions::pause,
+        ),
+        Route::new(
+            Post,
+            "/api/v1/executions/{id}/resume",
+            Authenticated,
+            executions::resume,
+        ),
+        Route::new(
             Get,
             "/api/v1/executions/{id}/output",
             Authenticated,

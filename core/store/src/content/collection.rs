@@ -85,6 +85,26 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
         Ok(outcome)
     }
 
+    /// Stores `value` under `key` like [`Collection::put`], without decoding the record it
+    /// replaces (for large records rewritten often). Does not flush.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::StoreError::InvalidId`] for an unusable ref and database errors.
+    pub fn replace(&self, key: &str, value: &T) -> Result<()> {
+        check_id("ref", key)?;
+        let bytes = self.table.encode(key.as_bytes(), value)?;
+        let _guard = self.store.inner.locks.lock(self.table.name, key.as_bytes());
+        if let Some(old) = self.table.get_raw(key.as_bytes())?
+            && old.as_ref() == bytes.as_slice()
+        {
+            return Ok(());
+        }
+        self.table.insert_raw(key.as_bytes(), bytes)?;
+        self.store.inner.feed.send(self.kind, key, ChangeOp::Put);
+        Ok(())
+    }
+
     /// The record under `key`.
     ///
     /// # Errors

@@ -66,8 +66,9 @@ impl Store {
     }
 
     /// Workflow run states (orquesta and action-chain executions), kept so a restart resumes
-    /// each run where it was: JSON chosen by the engine, keyed by the workflow execution's id.
-    pub fn workflows(&self) -> Collection<serde_json::Value> {
+    /// each run where it was: JSON of the engine's type `T`, keyed by the workflow execution's
+    /// id.
+    pub fn workflows<T: serde::Serialize + serde::de::DeserializeOwned>(&self) -> Collection<T> {
         Collection::new(self, &self.inner.trees.workflows, ChangeKind::Workflow)
     }
 }

@@ -8,8 +8,8 @@ use nerve_model::ExecutionStatus;
 /// Whether an execution may go from `from` to `to` (`from != to`).
 pub fn is_legal_transition(from: ExecutionStatus, to: ExecutionStatus) -> bool {
     use ExecutionStatus::{
-        Abandoned, Canceled, Canceling, Delayed, Failed, Paused, Pending, Requested, Running,
-        Scheduled, Succeeded, Timeout,
+        Abandoned, Canceled, Canceling, Delayed, Failed, Paused, Pausing, Pending, Requested,
+        Running, Scheduled, Succeeded, Timeout,
     };
     if from.is_final() || from == to {
         return false;
@@ -19,10 +19,11 @@ pub fn is_legal_transition(from: ExecutionStatus, to: ExecutionStatus) -> bool {
         Requested => from == Delayed,
         Scheduled => matches!(from, Requested | Delayed),
         Delayed => matches!(from, Requested | Scheduled),
-        Running => matches!(from, Requested | Scheduled | Paused | Pending),
-        Paused | Pending => from == Running,
+        Running => matches!(from, Requested | Scheduled | Pausing | Paused | Pending),
+        Pausing | Pending => from == Running,
+        Paused => matches!(from, Running | Pausing),
         Canceling => from.is_cancelable(),
-        Succeeded => matches!(from, Running | Paused | Pending | Canceling),
+        Succeeded => matches!(from, Running | Pausing | Paused | Pending | Canceling),
         // A worker can time out or fail anything not finished; losing the worker abandons it.
         Failed | Timeout | Canceled | Abandoned => true,
     }
@@ -62,6 +63,8 @@ mod tests {
                 S::Canceled,
             ],
             &[S::Running, S::Paused, S::Running, S::Failed],
+            &[S::Running, S::Pausing, S::Paused, S::Canceling, S::Canceled],
+            &[S::Running, S::Pausing, S::Running, S::Succeeded],
             &[S::Scheduled, S::Abandoned],
         ];
         for path in paths {
@@ -84,6 +87,8 @@ mod tests {
             (S::Requested, S::Succeeded),
             (S::Canceling, S::Running),
             (S::Scheduled, S::Paused),
+            (S::Paused, S::Pausing),
+            (S::Scheduled, S::Pausing),
             (S::Running, S::Running),
         ] {
             assert!(!is_legal_transition(from, to), "{from} -> {to}");

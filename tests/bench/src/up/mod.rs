@@ -15,6 +15,7 @@ mod sensors;
 mod server;
 mod shell;
 mod throughput;
+pub(crate) mod workflows;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -64,7 +64,8 @@ async fn start_sensor(api: &Api, pack: &Path) -> anyhow::Result<()> {
         "criteria": {"trigger.n": {"type": "lt", "pattern": 0}},
         "action": {"ref": "core.noop"},
     });
-    api.post_json("/rules", &rule, StatusCode::CREATED).await
+    api.post_json("/rules", &rule, StatusCode::CREATED).await?;
+    Ok(())
 }
 
 /// One round: events/s from the first recorded dispatch to the last.

@@ -585,7 +585,7 @@ pub(super) fn file_system_of(path: &Path) -> Option<String> {
         .map(|(_, kind)| kind)
 }
 
-/// Generic calls for the sensor figures.
+/// Generic calls for the sensor and workflow figures.
 impl Api {
     /// `GET <path>` as JSON.
     pub(super) async fn get_json(&self, path: &str) -> anyhow::Result<Value> {
@@ -597,15 +597,20 @@ impl Api {
             .with_context(|| format!("GET {path}: not JSON"))
     }
 
-    /// `POST <path>` with a JSON body, expecting `expected`.
+    /// `POST <path>` with a JSON body, expecting `expected`; returns the response's JSON
+    /// (`null` when it has none).
     pub(super) async fn post_json(
         &self,
         path: &str,
         body: &Value,
         expected: StatusCode,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Value> {
         let request = self.client.post(format!("{}{path}", self.base)).json(body);
-        self.send(request, expected, path).await?;
-        Ok(())
+        let response = self.send(request, expected, path).await?;
+        let bytes = response
+            .bytes()
+            .await
+            .with_context(|| format!("POST {path}: reading the response failed"))?;
+        Ok(serde_json::from_slice(&bytes).unwrap_or(Value::Null))
     }
 }
