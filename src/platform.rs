@@ -161,6 +161,28 @@ impl Platform for EnginePlatform {
         Box::pin(async move { self.engine.cancel(execution_id).await.map_err(error) })
     }
 
+    fn inquiries(&self) -> BoxFuture<'_, PlatformResult<Vec<Execution>>> {
+        Box::pin(async move { self.engine.inquiries().map_err(error) })
+    }
+
+    fn inquiry<'a>(&'a self, id: &'a str) -> BoxFuture<'a, PlatformResult<Execution>> {
+        Box::pin(async move { self.engine.inquiry(id).map_err(error) })
+    }
+
+    fn respond_inquiry<'a>(
+        &'a self,
+        id: &'a str,
+        response: Value,
+        user: &'a str,
+    ) -> BoxFuture<'a, PlatformResult<Execution>> {
+        Box::pin(async move {
+            self.engine
+                .respond_inquiry(id, response, user)
+                .await
+                .map_err(error)
+        })
+    }
+
     fn pause<'a>(
         &'a self,
         execution_id: &'a str,

@@ -5,6 +5,7 @@ mod action;
 mod client;
 mod event;
 mod execution;
+mod inquiry;
 mod key;
 mod node;
 mod pack;
@@ -169,6 +170,9 @@ enum Command {
     /// Traces: what an event or a tagged run caused (event → rule → execution).
     #[command(subcommand)]
     Trace(trace::TraceCommand),
+    /// Inquiries (`core.ask`): list those waiting, show one, respond.
+    #[command(subcommand)]
+    Inquiry(inquiry::InquiryCommand),
     /// Sensors: list, get, restart, logs; test one in the foreground.
     #[command(subcommand)]
     Sensor(sensor::SensorCommand),
@@ -204,6 +208,7 @@ pub(crate) fn exec(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Key(command) => key::exec(&cli.global, command),
         Command::Pack(command) => pack::exec(&cli.global, command),
         Command::Trace(command) => trace::exec(&cli.global, command),
+        Command::Inquiry(command) => inquiry::exec(&cli.global, command),
         Command::Sensor(command) => sensor::exec(&cli.global, command),
         Command::Workflow(command) => workflow::exec(command),
     }

@@ -72,6 +72,17 @@ where
 }
 
 impl Api {
+    /// `PUT` with a JSON body.
+    pub(crate) async fn put(&self, path: &str, body: Value) -> reqwest::Response {
+        self.http
+            .put(format!("{}/api/v1{path}", self.url))
+            .header("X-Auth-Token", &self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// `DELETE`, asserting success.
     pub(crate) async fn delete(&self, path: &str) {
         let response = self

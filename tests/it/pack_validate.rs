@@ -14,7 +14,7 @@ fn builtin_and_stackstorm_fixture_packs_are_valid() {
     ]);
     out.assert_code(0);
     expect![[r#"
-        ok: pack `core` (packs/core): 5 action(s), 0 sensor(s), 12 trigger type(s), 0 rule(s), 0 policies
+        ok: pack `core` (packs/core): 6 action(s), 0 sensor(s), 13 trigger type(s), 0 rule(s), 0 policies
         ok: pack `st2_hello` (tests/fixtures/packs/st2_hello): 4 action(s), 1 sensor(s), 2 trigger type(s), 4 rule(s), 2 policies
         2 valid, 0 invalid
     "#]]
@@ -47,7 +47,7 @@ fn broken_pack_reports_every_problem_with_positions() {
          --> tests/fixtures/packs/broken_refs/actions/override.yaml:6:5
         error: parameters `a` and `b` both have position 0
           --> tests/fixtures/packs/broken_refs/actions/override.yaml:12:15
-        error: runner `remote-shell-cmd` is not supported by Nerve (supported: local-shell-cmd, local-shell-script, python-script, http-request, noop, orquesta, action-chain)
+        error: runner `remote-shell-cmd` is not supported by Nerve (supported: local-shell-cmd, local-shell-script, python-script, http-request, noop, orquesta, action-chain, inquirer)
          --> tests/fixtures/packs/broken_refs/actions/remote.yaml:3:14
         error: must be one of `action.concurrency`, `action.concurrency.attr`, `action.retry`, found a string ("action.concurency")
          --> tests/fixtures/packs/broken_refs/policies/bad.yaml:4:14

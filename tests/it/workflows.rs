@@ -262,6 +262,132 @@ async fn pause_lets_the_running_task_finish_starts_nothing_new_and_resume_goes_o
 }
 
 #[tokio::test]
+async fn trace_shows_the_workflow_with_each_task_under_it_and_timings() {
+    let (dir, _server, _api) = start().await;
+    let cli = nerve().with_data_dir(dir.path());
+    let out = cli.run(&["run", "workflows.branching", "--trace-tag", "wf-trace"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let out = cli.run(&["trace", "get", "--trace-tag", "wf-trace"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let root = lines
+        .iter()
+        .position(|l| l.starts_with("execution workflows.branching "))
+        .unwrap_or_else(|| panic!("the workflow is the root: {}", out.stdout));
+    let tasks: Vec<&&str> = lines[root + 1..]
+        .iter()
+        .filter(|l| l.contains("execution core.local "))
+        .collect();
+    assert_eq!(tasks.len(), 2, "check and report_ok: {}", out.stdout);
+    for task in &tasks {
+        assert!(
+            task.starts_with("├─ ") || task.starts_with("└─ "),
+            "each task under the workflow: {}",
+            out.stdout
+        );
+        assert!(task.contains(" +"), "an offset: {task}");
+        assert!(task.contains("succeeded in "), "a duration: {task}");
+    }
+    assert!(lines[root].contains("succeeded in "), "{}", lines[root]);
+
+    let json = cli.run(&["trace", "get", "--trace-tag", "wf-trace", "-o", "json"]);
+    let traces: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        traces[0]["action_executions"].as_array().unwrap().len(),
+        3,
+        "{traces:#}"
+    );
+}
+
+#[tokio::test]
+async fn an_inquiry_holds_the_workflow_until_a_valid_response_arrives() {
+    let (dir, _server, api) = start().await;
+    let response = api
+        .post("/executions", json!({"action": "workflows.approval"}))
+        .await;
+    assert_eq!(response.status(), 201);
+    let workflow_id = response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cli = nerve().with_data_dir(dir.path());
+    let mut inquiry_id = String::new();
+    wait_until("the inquiry waits", || {
+        let out = cli.run(&["inquiry", "list", "-o", "json"]);
+        let found = serde_json::from_str::<Value>(&out.stdout)
+            .ok()
+            .and_then(|list| {
+                list.as_array()?
+                    .iter()
+                    .find(|i| i["parent"] == workflow_id.as_str())
+                    .and_then(|i| i["id"].as_str().map(str::to_owned))
+            });
+        if let Some(id) = &found {
+            inquiry_id.clone_from(id);
+        }
+        async move { found.is_some() }
+    })
+    .await;
+    let inquiry = api.get(&format!("/inquiries/{inquiry_id}")).await;
+    assert_eq!(inquiry["status"], "pending");
+    assert_eq!(inquiry["route"], "ops");
+    assert_eq!(
+        api.get(&format!("/executions/{workflow_id}")).await["status"],
+        "running"
+    );
+
+    // A response that does not match the schema is refused, naming the field.
+    let out = cli.run(&[
+        "inquiry",
+        "respond",
+        &inquiry_id,
+        "-r",
+        r#"{"approved": "yes"}"#,
+    ]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(out.stderr.contains("approved"), "{out:?}");
+    let out = cli.run(&[
+        "inquiry",
+        "respond",
+        &inquiry_id,
+        "-r",
+        r#"{"note": "no answer"}"#,
+    ]);
+    assert_eq!(out.code, Some(2), "a required field missing: {out:?}");
+    assert_eq!(
+        api.get(&format!("/inquiries/{inquiry_id}")).await["status"],
+        "pending"
+    );
+
+    let out = cli.run(&[
+        "inquiry",
+        "respond",
+        &inquiry_id,
+        "-r",
+        r#"{"approved": true}"#,
+    ]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let workflow = wait_for_final(&api, &workflow_id).await;
+    assert_eq!(workflow["status"], "succeeded", "{workflow:#}");
+    let said = workflow["result"]["output"]["said"]
+        .as_str()
+        .unwrap()
+        .to_lowercase();
+    assert_eq!(said, "approved=true");
+    let answered = api.get(&format!("/inquiries/{inquiry_id}")).await;
+    assert_eq!(answered["response"], json!({"approved": true}));
+
+    // Answered once only.
+    let again = api
+        .put(
+            &format!("/inquiries/{inquiry_id}"),
+            json!({"response": {"approved": false}}),
+        )
+        .await;
+    assert_eq!(again.status(), 409);
+}
+
+#[tokio::test]
 async fn workflow_inspect_api_reports_problems_with_positions() {
     let (_dir, _server, api) = start().await;
     let definition =

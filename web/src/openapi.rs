@@ -60,6 +60,9 @@ use crate::routes::{self, Access};
         routes::enforcements::get,
         routes::traces::list,
         routes::traces::get,
+        routes::inquiries::list,
+        routes::inquiries::get,
+        routes::inquiries::respond,
         routes::nodes::heartbeat,
         routes::nodes::list,
         routes::nodes::claim,
@@ -119,6 +122,8 @@ use crate::routes::{self, Access};
         routes::nodes::DeadLetterDto,
         routes::nodes::ReplayDto,
         routes::nodes::ReplayedDto,
+        crate::dto::InquiryDto,
+        crate::dto::InquiryResponseBody,
         routes::workflows::InspectBody,
         routes::workflows::WorkflowRunner,
         routes::workflows::WorkflowProblemDto,
@@ -131,7 +136,8 @@ use crate::routes::{self, Access};
         (name = "auth"),
         (name = "nodes", description = "Multi-node deployments: the node registry, claims, the bus's queues and dead letters"),
         (name = "webhooks"), (name = "stream"),
-        (name = "workflows", description = "Checking orquesta and action-chain definitions")
+        (name = "workflows", description = "Checking orquesta and action-chain definitions"),
+        (name = "inquiries", description = "`core.ask` executions waiting for a human answer")
     )
 )]
 struct ApiDoc;

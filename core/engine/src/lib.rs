@@ -17,6 +17,7 @@ mod consumer;
 mod content;
 mod error;
 mod ingest;
+mod inquiries;
 mod kv;
 mod node;
 mod nodes;
@@ -211,6 +212,7 @@ impl Engine {
         }
         // Workflows need the store, so they are driven here whatever the worker role.
         workflows::spawn(&engine).await?;
+        inquiries::spawn(&engine).await?;
         engine.spawn_node_consumers().await?;
         engine.recover().await?;
         engine.spawn_retention();
@@ -513,6 +515,37 @@ impl Engine {
     /// `NotFound`; `Conflict` for an execution that is not a paused workflow.
     pub async fn resume(&self, execution_id: &str) -> Result<Execution, EngineError> {
         workflows::resume(self, execution_id).await
+    }
+
+    /// The inquiries (`core.ask` executions) waiting for a response, newest first.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub fn inquiries(&self) -> Result<Vec<Execution>, EngineError> {
+        inquiries::pending(self)
+    }
+
+    /// An inquiry, whatever its status.
+    ///
+    /// # Errors
+    /// `NotFound` when `id` is not an inquiry.
+    pub fn inquiry(&self, id: &str) -> Result<Execution, EngineError> {
+        inquiries::get(self, id)
+    }
+
+    /// Answers a pending inquiry on behalf of `user`: the response is checked against the
+    /// inquiry's schema, the inquiry succeeds with it, and a workflow waiting on it goes on.
+    ///
+    /// # Errors
+    /// `NotFound`; `Conflict` when it is not pending or `user` is not among its `users`;
+    /// `Invalid` naming each field of the response that does not match the schema.
+    pub async fn respond_inquiry(
+        &self,
+        id: &str,
+        response: serde_json::Value,
+        user: &str,
+    ) -> Result<Execution, EngineError> {
+        inquiries::respond(self, id, response, user).await
     }
 
     /// Runs an execution's action again with its parameters (overridden by `overrides`).

@@ -83,7 +83,8 @@ mod tests {
                 "http-request",
                 "noop",
                 "orquesta",
-                "action-chain"
+                "action-chain",
+                "inquirer"
             ]
         );
         for runner in builtin_runners() {

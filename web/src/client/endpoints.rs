@@ -8,9 +8,9 @@ use super::{Client, ClientError, ExecutionQuery, ListQuery, Page, SseFrame, enco
 use crate::auth::{ApiKeyCreated, ApiKeyInfo};
 use crate::dto::{
     ActionDto, ActionParametersDto, ApiKeyCreateBody, DisableRuleBody, EnforcementDto,
-    ExecutionDto, KeyDto, KeySetBody, OutputLineDto, PackDto, PackRegistrationDto,
-    RegisterPackBody, RerunBody, RuleDto, RunBody, SensorLogLineDto, SensorTypeDto, TraceDto,
-    TriggerDto, TriggerInstanceDto, TriggerTypeDto, VersionDto,
+    ExecutionDto, InquiryDto, InquiryResponseBody, KeyDto, KeySetBody, OutputLineDto, PackDto,
+    PackRegistrationDto, RegisterPackBody, RerunBody, RuleDto, RunBody, SensorLogLineDto,
+    SensorTypeDto, TraceDto, TriggerDto, TriggerInstanceDto, TriggerTypeDto, VersionDto,
 };
 use crate::routes::output::{OUTPUT_END_EVENT, OUTPUT_EVENT};
 
@@ -150,6 +150,54 @@ impl Client {
             &format!("/executions/{}", encode(id)),
             None,
             None,
+        )
+        .await
+    }
+
+    /// The inquiries waiting for a response, newest first.
+    ///
+    /// # Errors
+    ///
+    /// Transport and HTTP errors.
+    pub async fn list_inquiries(&self) -> Result<Vec<InquiryDto>, ClientError> {
+        self.call(Method::GET, "/inquiries", None, None).await
+    }
+
+    /// One inquiry.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Http`] 404 for an unknown id.
+    pub async fn get_inquiry(&self, id: &str) -> Result<InquiryDto, ClientError> {
+        self.call(
+            Method::GET,
+            &format!("/inquiries/{}", encode(id)),
+            None,
+            None,
+        )
+        .await
+    }
+
+    /// Answers a pending inquiry.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Http`] 400 when the response does not match the schema, 404 for an
+    /// unknown id, 409 when it is not pending or this user may not answer it.
+    pub async fn respond_inquiry(
+        &self,
+        id: &str,
+        response: Value,
+    ) -> Result<InquiryDto, ClientError> {
+        let body = Self::body(&InquiryResponseBody {
+            id: Some(id.to_owned()),
+            response,
+        });
+        self.call(
+            Method::PUT,
+            &format!("/inquiries/{}", encode(id)),
+            None,
+            Some(&body),
         )
         .await
     }

@@ -9,6 +9,7 @@ mod action;
 mod common;
 mod enforcement;
 mod execution;
+mod inquiry;
 mod key;
 mod pack;
 mod rule;
@@ -23,6 +24,7 @@ pub use common::{
 };
 pub use enforcement::EnforcementDto;
 pub use execution::{ExecutionActionDto, ExecutionDto, OutputLineDto, Secrets, StatusChangeDto};
+pub use inquiry::{InquiryDto, InquiryResponseBody};
 pub use key::{KeyDto, KeySetBody};
 pub use pack::{PackDto, PackRegistrationDto};
 pub use rule::RuleDto;

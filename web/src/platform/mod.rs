@@ -184,6 +184,32 @@ pub trait Platform: Send + Sync + 'static {
         })
     }
 
+    /// The inquiries waiting for a response, newest first.
+    fn inquiries(&self) -> BoxFuture<'_, PlatformResult<Vec<Execution>>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    /// One inquiry (an `inquirer` execution), whatever its status.
+    ///
+    /// Errors: `NotFound`.
+    fn inquiry<'a>(&'a self, id: &'a str) -> BoxFuture<'a, PlatformResult<Execution>> {
+        Box::pin(async move { Err(PlatformError::not_found("inquiry", id)) })
+    }
+
+    /// Answers a pending inquiry on behalf of `user`; returns it as updated.
+    ///
+    /// Errors: `NotFound`, `Invalid` (the response against the schema), `Conflict` (not
+    /// pending, or `user` may not answer).
+    fn respond_inquiry<'a>(
+        &'a self,
+        id: &'a str,
+        response: Value,
+        user: &'a str,
+    ) -> BoxFuture<'a, PlatformResult<Execution>> {
+        let _ = (response, user);
+        Box::pin(async move { Err(PlatformError::not_found("inquiry", id)) })
+    }
+
     /// Runs an execution again with its parameters overridden by `parameters`, on behalf of
     /// `user`; returns the new execution (whose `context.rerun_of` names the old one).
     ///

@@ -11,6 +11,7 @@ pub(crate) mod actions;
 pub(crate) mod apikeys;
 pub(crate) mod enforcements;
 pub(crate) mod executions;
+pub(crate) mod inquiries;
 pub(crate) mod keys;
 pub(crate) mod metrics;
 pub(crate) mod nodes;
@@ -297,6 +298,15 @@ pub(crate) fn table() -> Vec<Route> {
             "/api/v1/bus/queues/{name}/replay",
             Authenticated,
             nodes::replay,
+        ),
+        // Inquiries.
+        Route::new(Get, "/api/v1/inquiries", Authenticated, inquiries::list),
+        Route::new(Get, "/api/v1/inquiries/{id}", Authenticated, inquiries::get),
+        Route::new(
+            Put,
+            "/api/v1/inquiries/{id}",
+            Authenticated,
+            inquiries::respond,
         ),
         // Workflows.
         Route::new(

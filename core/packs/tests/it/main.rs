@@ -61,6 +61,7 @@ fn core_pack_has_the_builtin_actions_trigger_types_and_runtimes() {
     assert_eq!(
         actions,
         [
+            "core.ask",
             "core.echo",
             "core.http",
             "core.local",
@@ -74,6 +75,7 @@ fn core_pack_has_the_builtin_actions_trigger_types_and_runtimes() {
         "core.st2.DateTimer",
         "core.st2.CronTimer",
         "core.st2.generic.actiontrigger",
+        "core.st2.generic.inquiry",
         "core.st2.sensor.process_spawn",
         "core.st2.sensor.process_exit",
         "core.st2.key_value_pair.value_change",
