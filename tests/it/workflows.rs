@@ -388,6 +388,18 @@ async fn an_inquiry_holds_the_workflow_until_a_valid_response_arrives() {
 }
 
 #[tokio::test]
+async fn stackstorm_sequential_example_runs_unmodified() {
+    let (_dir, _server, api) = start().await;
+    let workflow = run(&api, "workflows.st2_sequential", json!({"name": "Stanley"})).await;
+    assert_eq!(workflow["status"], "succeeded", "{workflow:#}");
+    assert_eq!(
+        workflow["result"]["output"]["greeting"],
+        "Stanley, All your base are belong to us!"
+    );
+    assert_eq!(children(&api, &workflow).await.len(), 3);
+}
+
+#[tokio::test]
 async fn workflow_inspect_api_reports_problems_with_positions() {
     let (_dir, _server, api) = start().await;
     let definition =
