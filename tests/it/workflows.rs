@@ -400,6 +400,45 @@ async fn stackstorm_sequential_example_runs_unmodified() {
 }
 
 #[tokio::test]
+async fn sub_workflow_and_retried_task_join_before_the_last_task() {
+    let (dir, _server, api) = start().await;
+    let workflow = run(
+        &api,
+        "workflows.composite",
+        json!({"dir": dir.path().display().to_string()}),
+    )
+    .await;
+    assert_eq!(workflow["status"], "succeeded", "{workflow:#}");
+    assert_eq!(workflow["result"]["output"]["final"], "joined: ok checked");
+    let attempts = std::fs::read_to_string(dir.path().join("count")).unwrap();
+    assert_eq!(
+        attempts.trim(),
+        "3",
+        "retried until it succeeded, then no more"
+    );
+    let tasks = children(&api, &workflow).await;
+    let actions: Vec<&str> = tasks
+        .iter()
+        .map(|t| t["action"]["ref"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions.iter().filter(|a| **a == "core.local").count(),
+        4,
+        "three attempts of flaky and the joined task once: {actions:?}"
+    );
+    let sub = tasks
+        .iter()
+        .find(|t| t["action"]["ref"] == "workflows.branching")
+        .expect("the sub-workflow is a child");
+    assert_eq!(sub["status"], "succeeded");
+    assert_eq!(
+        children(&api, sub).await.len(),
+        2,
+        "the sub-workflow's own tasks"
+    );
+}
+
+#[tokio::test]
 async fn workflow_inspect_api_reports_problems_with_positions() {
     let (_dir, _server, api) = start().await;
     let definition =
