@@ -41,6 +41,30 @@ async fn wait_for_final(api: &Api, id: &str) -> Value {
     api.get(&format!("/executions/{id}")).await
 }
 
+/// Starts `action` and waits until its first task is running; returns the workflow's id.
+async fn start_until_first_task_runs(api: &Api, action: &str, parameters: Value) -> String {
+    let response = api
+        .post(
+            "/executions",
+            json!({"action": action, "parameters": parameters}),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_until("the first task runs", || async {
+        let workflow = api.get(&format!("/executions/{id}")).await;
+        match workflow["children"][0].as_str() {
+            Some(child) => api.get(&format!("/executions/{child}")).await["status"] == "running",
+            None => false,
+        }
+    })
+    .await;
+    id
+}
+
 /// The children of a workflow execution, in creation order, as (action, status, stdout).
 async fn children(api: &Api, workflow: &Value) -> Vec<Value> {
     let mut children = Vec::new();
@@ -159,22 +183,7 @@ async fn action_chain_follows_on_success_and_on_failure() {
 #[tokio::test]
 async fn cancel_stops_the_running_child_and_cancels_the_workflow() {
     let (_dir, _server, api) = start().await;
-    let response = api
-        .post("/executions", json!({"action": "workflows.slow"}))
-        .await;
-    assert_eq!(response.status(), 201);
-    let id = response.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    wait_until("the first task runs", || async {
-        let workflow = api.get(&format!("/executions/{id}")).await;
-        match workflow["children"][0].as_str() {
-            Some(child) => api.get(&format!("/executions/{child}")).await["status"] == "running",
-            None => false,
-        }
-    })
-    .await;
+    let id = start_until_first_task_runs(&api, "workflows.slow", json!({})).await;
     api.delete(&format!("/executions/{id}")).await;
     let workflow = wait_for_final(&api, &id).await;
     assert_eq!(workflow["status"], "canceled", "{workflow:#}");
@@ -191,25 +200,8 @@ async fn cancel_stops_the_running_child_and_cancels_the_workflow() {
 async fn pause_lets_the_running_task_finish_starts_nothing_new_and_resume_goes_on() {
     let (dir, server, api) = start().await;
     let gate = dir.path().join("gate");
-    let response = api
-        .post(
-            "/executions",
-            json!({"action": "workflows.gated", "parameters": {"gate": gate.display().to_string()}}),
-        )
-        .await;
-    assert_eq!(response.status(), 201);
-    let id = response.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    wait_until("the first task runs", || async {
-        let workflow = api.get(&format!("/executions/{id}")).await;
-        match workflow["children"][0].as_str() {
-            Some(child) => api.get(&format!("/executions/{child}")).await["status"] == "running",
-            None => false,
-        }
-    })
-    .await;
+    let parameters = json!({"gate": gate.display().to_string()});
+    let id = start_until_first_task_runs(&api, "workflows.gated", parameters).await;
 
     // Paused with the CLI while its task runs: `pausing` until that task is done.
     let cli = nerve().with_data_dir(dir.path());

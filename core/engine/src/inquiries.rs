@@ -11,12 +11,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use nerve_bus::Delivery;
-use nerve_bus::topology::worker_queue;
 use nerve_model::{Execution, ExecutionStatus, Schema};
 use nerve_store::StoreError;
 use serde_json::{Map, Value, json};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 
 use crate::{Engine, EngineError};
 
@@ -34,17 +32,15 @@ const CONCURRENCY: usize = 16;
 
 /// Starts the consumer of the inquirer's queue and the ttl sweeper.
 pub(crate) async fn spawn(engine: &Engine) -> Result<(), EngineError> {
-    let queue = worker_queue(INQUIRER)?;
-    let prefetch = u16::try_from(CONCURRENCY * 2).unwrap_or(u16::MAX);
-    let consumer = engine.inner.bus.consume(&queue.name, prefetch).await?;
-    crate::consumer::spawn(
+    let slots = Arc::new(Semaphore::new(CONCURRENCY));
+    crate::consumer::spawn_server_runner(
         engine,
-        consumer,
-        Arc::new(Semaphore::new(CONCURRENCY)),
-        |engine, delivery, slot| async move {
-            handle(&engine, delivery, slot).await;
-        },
-    );
+        INQUIRER,
+        slots,
+        "inquiry request",
+        |engine, id| async move { start(&engine, &id).await },
+    )
+    .await?;
     let engine = engine.clone();
     let cancel = engine.inner.cancel.clone();
     engine.inner.tasks.clone().spawn(async move {
@@ -60,25 +56,6 @@ pub(crate) async fn spawn(engine: &Engine) -> Result<(), EngineError> {
         }
     });
     Ok(())
-}
-
-async fn handle(engine: &Engine, delivery: Delivery, slot: OwnedSemaphorePermit) {
-    let Some((delivery, execution_id)) =
-        crate::consumer::execution_id(delivery, "inquiry request").await
-    else {
-        return;
-    };
-    let outcome = start(engine, &execution_id).await;
-    drop(slot);
-    match outcome {
-        Ok(()) => {
-            let _ = delivery.ack().await;
-        }
-        Err(error) => {
-            tracing::error!(%error, execution_id, "Starting an inquiry failed in the platform; it will be retried.");
-            let _ = delivery.nack(true).await;
-        }
-    }
 }
 
 /// Moves a scheduled inquiry to `pending` (flushed) and announces it.

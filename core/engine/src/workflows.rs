@@ -18,8 +18,6 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use nerve_bus::Delivery;
-use nerve_bus::topology::worker_queue;
 use nerve_model::{Execution, ExecutionContext, ExecutionStatus};
 use nerve_store::StoreError;
 use nerve_workflow::{
@@ -28,7 +26,7 @@ use nerve_workflow::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 
 use crate::kv::StoreKv;
 use crate::scheduler::{self, NewExecution};
@@ -170,38 +168,16 @@ struct Plan {
 pub(crate) async fn spawn(engine: &Engine) -> Result<(), EngineError> {
     let slots = Arc::new(Semaphore::new(CONCURRENCY));
     for runner in WORKFLOW_RUNNERS {
-        let queue = worker_queue(runner)?;
-        let prefetch = u16::try_from(CONCURRENCY * 2).unwrap_or(u16::MAX);
-        let consumer = engine.inner.bus.consume(&queue.name, prefetch).await?;
-        crate::consumer::spawn(
+        crate::consumer::spawn_server_runner(
             engine,
-            consumer,
+            runner,
             slots.clone(),
-            |engine, delivery, slot| async move {
-                handle(&engine, delivery, slot).await;
-            },
-        );
+            "workflow request",
+            |engine, id| async move { start(&engine, &id).await },
+        )
+        .await?;
     }
     Ok(())
-}
-
-async fn handle(engine: &Engine, delivery: Delivery, slot: OwnedSemaphorePermit) {
-    let Some((delivery, execution_id)) =
-        crate::consumer::execution_id(delivery, "workflow request").await
-    else {
-        return;
-    };
-    let outcome = start(engine, &execution_id).await;
-    drop(slot);
-    match outcome {
-        Ok(()) => {
-            let _ = delivery.ack().await;
-        }
-        Err(error) => {
-            tracing::error!(%error, execution_id, "Starting a workflow failed in the platform; it will be retried.");
-            let _ = delivery.nack(true).await;
-        }
-    }
 }
 
 /// Moves a scheduled workflow execution to `running` (flushed) and starts its run. A
