@@ -195,6 +195,7 @@ pub(crate) fn specs(inputs: &SpecInputs<'_>) -> Vec<SensorSpec> {
                 poll_interval: sensor.poll_interval,
                 trigger_types: type_refs,
                 triggers,
+                revision: loaded.revision.clone(),
                 problems,
             });
         }
@@ -235,6 +236,7 @@ pub(crate) fn assigned_spec(
             .map(|t| t.to_trigger_type(&sensor.pack).type_ref())
             .collect(),
         triggers,
+        revision: loaded.revision.clone(),
         problems: assignment.problems.clone(),
     })
 }
@@ -589,6 +591,7 @@ pub fn single_sensor_spec(
         poll_interval: sensor.poll_interval,
         trigger_types: type_refs,
         triggers: dicts,
+        revision: loaded.revision.clone(),
         problems: Vec::new(),
     })
 }
