@@ -111,6 +111,7 @@ use crate::routes::{self, Access};
         dto::RefDto,
         dto::IdDto,
         crate::platform::Diagnostic,
+        crate::platform::ReloadError,
         crate::auth::ApiKeyInfo,
         crate::auth::ApiKeyCreated,
         routes::nodes::QueueDto,

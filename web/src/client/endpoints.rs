@@ -593,9 +593,14 @@ impl Client {
     /// # Errors
     ///
     /// [`ClientError::Http`] 400 with `details` for a pack with errors.
-    pub async fn register_pack(&self, path: &str) -> Result<PackRegistrationDto, ClientError> {
+    pub async fn register_pack(
+        &self,
+        path: &str,
+        source: Option<&str>,
+    ) -> Result<PackRegistrationDto, ClientError> {
         let body = Self::body(&RegisterPackBody {
             path: path.to_owned(),
+            source: source.map(str::to_owned),
         });
         self.call(Method::POST, "/packs/register", None, Some(&body))
             .await

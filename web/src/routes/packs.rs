@@ -39,7 +39,15 @@ pub(crate) async fn list(
 ) -> AppResult<Paged<PackDto>> {
     let paging = Paging::new(query.limit, query.offset, &caller)?;
     let packs = state.platform.packs().await?;
-    Ok(paging.slice(packs).map(PackDto::from))
+    let mut page = paging.slice(packs).map(PackDto::from);
+    for pack in &mut page.items {
+        pack.reload_error = state
+            .platform
+            .pack_details(&pack.reference)
+            .await
+            .reload_error;
+    }
+    Ok(page)
 }
 
 /// One pack.
@@ -58,12 +66,15 @@ pub(crate) async fn get(
     Path(pack_ref): Path<String>,
 ) -> AppResult<Json<PackDto>> {
     let packs = state.platform.packs().await?;
-    packs
+    let mut pack = packs
         .into_iter()
         .map(PackDto::from)
         .find(|pack| pack.reference == pack_ref)
-        .map(Json)
-        .ok_or_else(|| AppError::not_found("pack", &pack_ref))
+        .ok_or_else(|| AppError::not_found("pack", &pack_ref))?;
+    let details = state.platform.pack_details(&pack_ref).await;
+    pack.files = details.files;
+    pack.reload_error = details.reload_error;
+    Ok(Json(pack))
 }
 
 /// Loads (or reloads) the pack in a directory on the server and registers its content. A pack
@@ -87,7 +98,7 @@ pub(crate) async fn register(
     }
     let registration = state
         .platform
-        .register_pack(PathBuf::from(body.path))
+        .register_pack(PathBuf::from(body.path), body.source)
         .await?;
     Ok(Json(registration.into()))
 }
