@@ -9,6 +9,8 @@ mod commands;
 mod logging;
 mod output;
 mod platform;
+mod source;
+mod watch;
 
 use std::process::ExitCode;
 

@@ -10,20 +10,31 @@ use clap::{Args, Subcommand};
 use nerve_packs::{LoadedPack, PackErrors, Severity, load_packs};
 use serde_json::json;
 
-use super::client::{Api, locate, print_server_diagnostics, remote};
+use nerve_web::ClientError;
+
+use super::client::{Api, locate, print_server_diagnostics, remote, report};
 use super::table::{Table, note_partial, print_record, short_text, timestamp};
 use super::{GlobalArgs, OutputFormat};
 use crate::builtin;
 use crate::output::{print_diagnostics, print_json, print_line};
+use crate::source::{PackSource, fetch};
+use crate::watch::PackWatcher;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum PackCommand {
-    /// Install (or reinstall) the pack in a local directory on the server.
+    /// Install (or reinstall) packs: local directories, git repositories, `.tar.gz` archives.
     ///
-    /// The server validates it first (a pack with errors is not installed and the problems are
-    /// printed with file, line and field; exit 2), copies it under `<data-dir>/packs/` and
-    /// registers its actions, sensors, rules and policies. Prints what was registered and any
-    /// warnings. Installing from git is not supported yet: clone it and pass the directory.
+    /// SOURCE is a pack directory, a git URL or local repository with an optional `=REF`
+    /// (branch, tag or commit: `https://host/org/pack.git=v1.2.0`), or a `.tar.gz` holding
+    /// one pack. The pack is staged and validated first: a pack with errors is not installed
+    /// and the problems are printed with file, line and field (exit 2); the installed version,
+    /// if any, stays in force untouched. Then it is copied into `<data-dir>/packs/` and
+    /// its actions, sensors, rules and policies are registered.
+    ///
+    /// With `--watch` (local directories only) it keeps watching: every save reinstalls the
+    /// pack the same way (actions take effect on their next run, a changed sensor restarts
+    /// alone with its triggers and datastore, rules re-register keeping their enabled state);
+    /// a broken edit is printed and the last good version keeps running.
     Install(InstallArgs),
     /// List installed packs.
     List(ListArgs),
@@ -52,9 +63,12 @@ pub(crate) struct ValidateArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct InstallArgs {
-    /// The pack directory (containing `pack.yaml`).
-    #[arg(value_name = "DIR")]
-    dir: PathBuf,
+    /// Pack directories, git URLs (`URL[=REF]`) or `.tar.gz` archives.
+    #[arg(value_name = "SOURCE", required = true)]
+    sources: Vec<String>,
+    /// Keep watching the (local) pack directories and reinstall on every change.
+    #[arg(long)]
+    watch: bool,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t)]
     output: OutputFormat,
@@ -91,10 +105,19 @@ pub(crate) fn exec(global: &GlobalArgs, command: PackCommand) -> anyhow::Result<
         PackCommand::Validate(args) => validate(args),
         PackCommand::Init(args) => init(args),
         PackCommand::Install(args) => {
-            // The server reads the directory itself; send it an absolute path.
-            let dir = install_dir(&args.dir)?;
+            let sources: Vec<PackSource> =
+                args.sources.iter().map(|s| PackSource::parse(s)).collect();
+            if args.watch
+                && let Some(other) = sources.iter().find(|s| !matches!(s, PackSource::Dir(_)))
+            {
+                bail!(
+                    "--watch follows local pack directories; `{}` is not one",
+                    other.describe()
+                );
+            }
+            let env = global.base_env();
             remote(global, async move |api| {
-                install(api, dir, args.output).await
+                install_all(api, &sources, &env, args.watch, args.output).await
             })
         }
         PackCommand::List(args) => remote(global, async move |api| list(api, args).await),
@@ -103,33 +126,69 @@ pub(crate) fn exec(global: &GlobalArgs, command: PackCommand) -> anyhow::Result<
     }
 }
 
-/// The absolute pack directory to send to the server.
-fn install_dir(dir: &Path) -> anyhow::Result<PathBuf> {
-    let text = dir.to_string_lossy();
-    if text.contains("://") || text.starts_with("git@") || text.ends_with(".git") {
-        bail!(
-            "installing from git (`{text}`) is not supported yet: clone it and pass the directory"
-        );
+/// Installs every source in order (each one fetched, then installed through the server), then
+/// watches the directories when asked.
+async fn install_all(
+    api: &Api,
+    sources: &[PackSource],
+    env: &[(String, String)],
+    watch: bool,
+    output: OutputFormat,
+) -> anyhow::Result<ExitCode> {
+    let mut dirs = Vec::new();
+    for source in sources {
+        // The server reads the directory itself: a clone or extraction stays alive until the
+        // install returns.
+        let fetched = fetch(source, env).await?;
+        install(api, &fetched.dir, Some(&fetched.source), output).await?;
+        dirs.push(fetched.dir.clone());
     }
-    if !dir.join("pack.yaml").is_file() {
-        bail!(
-            "`{}` is not a pack directory (no `pack.yaml`)",
-            dir.display()
-        );
+    if !watch {
+        return Ok(ExitCode::SUCCESS);
     }
-    dir.canonicalize()
-        .with_context(|| format!("failed to resolve `{}`", dir.display()))
+    let mut watcher = PackWatcher::new(&dirs)?;
+    for dir in watcher.dirs() {
+        print_line(&format!("watching `{}` (Ctrl-C to stop)", dir.display()));
+    }
+    while let Some(changed) = watcher.changed().await {
+        for dir in changed {
+            let started = std::time::Instant::now();
+            match install(api, &dir, None, output).await {
+                Ok(()) => print_line(&format!(
+                    "reloaded `{}` in {} ms",
+                    dir.display(),
+                    started.elapsed().as_millis()
+                )),
+                Err(error) => match error.downcast_ref::<ClientError>() {
+                    Some(client_error) => {
+                        report(api, client_error);
+                        print_line(&format!(
+                            "reload of `{}` refused; the previous version stays in force",
+                            dir.display()
+                        ));
+                    }
+                    None => return Err(error),
+                },
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
-async fn install(api: &Api, dir: PathBuf, output: OutputFormat) -> anyhow::Result<ExitCode> {
+async fn install(
+    api: &Api,
+    dir: &Path,
+    source: Option<&str>,
+    output: OutputFormat,
+) -> anyhow::Result<()> {
     let resolve = |file: &str| dir.join(file);
     let registration = api
-        .register_pack(&dir.display().to_string())
+        .register_pack(&dir.display().to_string(), source)
         .await
         .map_err(|error| locate(error, resolve))?;
     if output == OutputFormat::Json {
         print_json(&serde_json::to_value(&registration)?);
-        return Ok(ExitCode::SUCCESS);
+        return Ok(());
     }
     print_server_diagnostics(&registration.warnings, resolve);
     let pack = &registration.pack;
@@ -138,7 +197,7 @@ async fn install(api: &Api, dir: PathBuf, output: OutputFormat) -> anyhow::Resul
          rule(s), {} polic{}{}",
         pack.reference,
         pack.version,
-        dir.display(),
+        source.map_or_else(|| dir.display().to_string(), str::to_owned),
         registration.actions,
         registration.sensors,
         registration.trigger_types,
@@ -155,7 +214,7 @@ async fn install(api: &Api, dir: PathBuf, output: OutputFormat) -> anyhow::Resul
             format!(", {} warning(s)", registration.warnings.len())
         }
     ));
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 async fn list(api: &Api, args: ListArgs) -> anyhow::Result<ExitCode> {
@@ -204,7 +263,23 @@ async fn get(api: &Api, args: RefArgs) -> anyhow::Result<ExitCode> {
         ("path", pack.path.clone()),
         ("source", pack.source.clone()),
         ("installed", timestamp(&pack.installed_at)),
+        ("content hash", pack.content_hash.clone()),
+        ("files", pack.files.join("\n")),
     ]);
+    if let Some(error) = &pack.reload_error {
+        let mut text = format!(
+            "{} ({}); the version above is still in force",
+            error.message,
+            timestamp(&error.at)
+        );
+        for d in &error.details {
+            text.push_str(&format!(
+                "\n{}:{}:{}: {}: {}",
+                d.file, d.line, d.col, d.field, d.message
+            ));
+        }
+        fields.push(("last reload error", text));
+    }
     print_record(&fields);
     Ok(ExitCode::SUCCESS)
 }
