@@ -122,6 +122,12 @@ impl EnginePlatform {
                 dir.display()
             )));
         };
+        // It loads: the last refusal is over (cleared before the new version becomes visible, so
+        // no reader sees the new version with the old error).
+        self.reload_errors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(source);
         let target = self.packs_dir.join(&pack.pack_ref);
         // Mirrored file by file into the installed directory rather than swapped in whole: the
         // directory stays the same, so sensors that did not change keep running in it.
@@ -173,35 +179,29 @@ impl EnginePlatform {
         })
     }
 
-    /// Keeps the last failure of each source (shown with the pack until an install of it
-    /// succeeds) and logs it.
+    /// Keeps the last refusal of each source (shown with the pack until an install of it
+    /// loads) and logs it.
     fn remember_outcome(
         &self,
         dir: &Path,
         source: &str,
         result: &PlatformResult<PackRegistration>,
     ) {
-        let mut errors = self
-            .reload_errors
+        let Err(PlatformError::Invalid { message, details }) = result else {
+            return;
+        };
+        tracing::warn!(pack = %dir.display(), %message, problems = details.len(), "Pack install refused; the installed version stays in force.");
+        self.reload_errors
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match result {
-            Ok(_) => {
-                errors.remove(source);
-            }
-            Err(PlatformError::Invalid { message, details }) => {
-                tracing::warn!(pack = %dir.display(), %message, problems = details.len(), "Pack install refused; the installed version stays in force.");
-                errors.insert(
-                    source.to_owned(),
-                    ReloadError {
-                        message: message.clone(),
-                        at: nerve_store::timestamp(chrono::Utc::now()),
-                        details: details.clone(),
-                    },
-                );
-            }
-            Err(_) => {}
-        }
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(
+                source.to_owned(),
+                ReloadError {
+                    message: message.clone(),
+                    at: nerve_store::timestamp(chrono::Utc::now()),
+                    details: details.clone(),
+                },
+            );
     }
 
     fn known_packs(&self) -> Vec<LoadedPack> {
