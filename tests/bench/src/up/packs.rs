@@ -6,6 +6,9 @@
 //! - sensor: the sensor script is saved; live when the restarted sensor's first dispatch (it
 //!   carries the new version) is recorded;
 //! - rule: a new rule file with a new webhook url is saved; live when the webhook is accepted.
+//!
+//! The sensor exits on `shutdown` as the protocol asks; one that ignores it adds the host's
+//! shutdown grace to its restart.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -34,7 +37,7 @@ fn sensor_script(version: usize) -> String {
     format!(
         "read hello\necho '{{\"type\":\"ready\",\"protocol\":1}}'\nread trigger\n\
          echo '{{\"type\":\"dispatch\",\"trigger\":\"bench_live.started\",\"payload\":{{\"version\":{version}}}}}'\n\
-         while read line; do :; done\n"
+         while read line; do case \"$line\" in *'\"shutdown\"'*) exit 0 ;; esac; done\n"
     )
 }
 
