@@ -385,6 +385,31 @@ impl Platform for EnginePlatform {
         })
     }
 
+    fn pack_config<'a>(
+        &'a self,
+        pack_ref: &'a str,
+    ) -> BoxFuture<'a, PlatformResult<Map<String, Value>>> {
+        Box::pin(async move {
+            if self.engine.content().pack(pack_ref).is_none() {
+                return Err(PlatformError::not_found("pack", pack_ref));
+            }
+            Ok(self.engine.pack_config(pack_ref, false))
+        })
+    }
+
+    fn set_pack_config<'a>(
+        &'a self,
+        pack_ref: &'a str,
+        values: Map<String, Value>,
+    ) -> BoxFuture<'a, PlatformResult<Map<String, Value>>> {
+        Box::pin(async move {
+            self.engine
+                .set_pack_config(pack_ref, values)
+                .await
+                .map_err(error)
+        })
+    }
+
     fn pack_details<'a>(&'a self, pack_ref: &'a str) -> BoxFuture<'a, PackDetails> {
         Box::pin(async move {
             let content = self.engine.content();

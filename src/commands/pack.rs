@@ -42,6 +42,14 @@ pub(crate) enum PackCommand {
     Get(RefArgs),
     /// Remove a pack: its actions, sensors, rules and files under `<data-dir>/packs/`.
     Remove(RefArgs),
+    /// Show or set a pack's config (the values of its `config.schema.yaml`).
+    ///
+    /// Without values, prints the config: the schema's defaults overlaid with the values set,
+    /// secrets masked. With `FIELD=VALUE` pairs, sets those fields (values are cast to the
+    /// schema's types; JSON objects and arrays are taken as JSON), validates the whole config
+    /// against the schema (each problem named; nothing is stored on error, exit 2), stores
+    /// `secret` fields encrypted, and restarts the pack's sensors with the new config.
+    Config(ConfigArgs),
     /// Check pack directories offline: every file, every field, every reference.
     ///
     /// Prints all problems of every pack at once (file:line:col, field, hint). Exit 0 when
@@ -69,6 +77,19 @@ pub(crate) struct InstallArgs {
     /// Keep watching the (local) pack directories and reinstall on every change.
     #[arg(long)]
     watch: bool,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConfigArgs {
+    /// The pack ref.
+    #[arg(value_name = "PACK")]
+    pack: String,
+    /// Fields to set.
+    #[arg(value_name = "FIELD=VALUE", value_parser = super::client::parse_param)]
+    values: Vec<(String, serde_json::Value)>,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t)]
     output: OutputFormat,
@@ -123,6 +144,7 @@ pub(crate) fn exec(global: &GlobalArgs, command: PackCommand) -> anyhow::Result<
         PackCommand::List(args) => remote(global, async move |api| list(api, args).await),
         PackCommand::Get(args) => remote(global, async move |api| get(api, args).await),
         PackCommand::Remove(args) => remote(global, async move |api| remove(api, args).await),
+        PackCommand::Config(args) => remote(global, async move |api| config(api, args).await),
     }
 }
 
@@ -289,6 +311,36 @@ async fn remove(api: &Api, args: RefArgs) -> anyhow::Result<ExitCode> {
     match args.output {
         OutputFormat::Json => print_json(&json!({"ref": args.pack, "removed": true})),
         OutputFormat::Table => print_line(&format!("removed pack `{}`", args.pack)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn config(api: &Api, args: ConfigArgs) -> anyhow::Result<ExitCode> {
+    let config = if args.values.is_empty() {
+        api.pack_config(&args.pack).await?
+    } else {
+        let values = super::client::param_map(args.values);
+        api.set_pack_config(&args.pack, &values).await?
+    };
+    match args.output {
+        OutputFormat::Json => print_json(&serde_json::Value::Object(config)),
+        OutputFormat::Table => {
+            let fields: Vec<(&str, String)> = config
+                .iter()
+                .map(|(name, value)| {
+                    let text = match value {
+                        serde_json::Value::String(text) => text.clone(),
+                        other => other.to_string(),
+                    };
+                    (name.as_str(), text)
+                })
+                .collect();
+            if fields.is_empty() {
+                print_line(&format!("pack `{}` has no config values", args.pack));
+            } else {
+                print_record(&fields);
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -423,3 +423,75 @@ async fn pack_install_from_a_tarball_refuses_members_outside_the_pack() {
     let run = cli.run(&["run", "live.say"]);
     assert!(run.stdout.contains("say v1"), "{run}");
 }
+
+#[tokio::test]
+async fn pack_config_is_validated_kept_secret_and_restarts_the_packs_sensors() {
+    let data = tempfile::tempdir().unwrap();
+    let server = NerveServer::start(&binary(), data.path());
+    let api = Api::new(&server);
+    let (_work, pack) = live_pack();
+    let cli = nerve().with_data_dir(data.path());
+    cli.run(&["pack", "install", pack.to_str().unwrap()])
+        .assert_code(0);
+    let greetings = async || -> Vec<String> {
+        api.get("/triggerinstances?trigger=live.tick&limit=1000")
+            .await
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|ti| ti["payload"]["greeting"].as_str().map(str::to_owned))
+            .collect()
+    };
+    wait_until("the ticker greets with the default", || async {
+        greetings().await.iter().any(|g| g == "hello")
+    })
+    .await;
+    let old_pid = ticker_pid(&api).await.expect("the ticker runs");
+
+    // Refused, naming the problem; nothing stored, nothing restarted.
+    let unknown = cli.run(&["pack", "config", "live", "nope=1"]);
+    unknown.assert_code(2);
+    assert!(
+        unknown.stderr.contains("unknown config field `nope`"),
+        "{unknown}"
+    );
+    let mistyped = cli.run(&["pack", "config", "live", "retries=many"]);
+    mistyped.assert_code(2);
+    assert!(mistyped.stderr.contains("retries"), "{mistyped}");
+    assert_eq!(ticker_pid(&api).await, Some(old_pid));
+
+    let set = cli.run(&[
+        "pack",
+        "config",
+        "live",
+        "greeting=bonjour",
+        "token=s3cret",
+        "retries=5",
+        "-o",
+        "json",
+    ]);
+    set.assert_code(0);
+    let shown = set.json();
+    assert_eq!(
+        shown,
+        json!({"greeting": "bonjour", "retries": 5, "token": "********"})
+    );
+    assert!(!set.stdout.contains("s3cret"), "{set}");
+    wait_until("the restarted ticker greets with the config", || async {
+        greetings().await.iter().any(|g| g == "bonjour")
+    })
+    .await;
+    assert_ne!(
+        ticker_pid(&api).await,
+        Some(old_pid),
+        "a new sensor process"
+    );
+    let key = api.get("/keys/pack_config.live.token").await;
+    assert_eq!(key["secret"], json!(true), "{key:#}");
+    assert_eq!(key["value"], json!("********"), "{key:#}");
+    let get = cli.run(&["pack", "config", "live"]);
+    assert!(
+        get.stdout.contains("bonjour") && !get.stdout.contains("s3cret"),
+        "{get}"
+    );
+}

@@ -26,6 +26,8 @@ use crate::routes::{self, Access};
         routes::packs::list,
         routes::packs::get,
         routes::packs::register,
+        routes::packs::config,
+        routes::packs::set_config,
         routes::packs::remove,
         routes::actions::list,
         routes::actions::get,

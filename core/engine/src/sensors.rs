@@ -466,12 +466,16 @@ impl Engine {
         if let Some(token) = &self.inner.config.auth_token {
             env.push(("ST2_AUTH_TOKEN".into(), token.into()));
         }
-        let specs = specs(&SpecInputs {
+        let mut specs = specs(&SpecInputs {
             content: &content,
             runtimes: &self.inner.runtimes,
             config: &self.inner.config.sensors,
             env,
         });
+        // The pack config goes in `hello`: a changed config restarts the pack's sensors.
+        for spec in &mut specs {
+            spec.config = self.pack_config(&spec.pack, true);
+        }
         host.reconcile(specs);
     }
 

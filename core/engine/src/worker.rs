@@ -193,6 +193,10 @@ async fn run(
         kill_grace: config.kill_grace,
         base_env: config.base_env.clone(),
         python: python(&engine.inner.runtimes),
+        pack_config: content
+            .action(&execution.action)
+            .map(|(pack, _)| engine.pack_config(&pack.pack_ref, true))
+            .unwrap_or_default(),
     };
     let store = engine.store().clone();
     let id = execution.id.clone();
@@ -218,6 +222,9 @@ pub(crate) struct RunSettings {
     pub(crate) kill_grace: std::time::Duration,
     pub(crate) base_env: Vec<(String, String)>,
     pub(crate) python: Interpreter,
+    /// The action's pack config (Python actions' `self.config`); empty on worker nodes, which
+    /// have no datastore.
+    pub(crate) pack_config: serde_json::Map<String, Value>,
 }
 
 /// Runs `execution`'s action as `content` defines it, handing each output line to `on_line`
@@ -263,6 +270,7 @@ pub(crate) async fn run_action(
         .cloned()
         .collect::<BTreeMap<_, _>>();
     request.python = settings.python.clone();
+    request.pack_config = Value::Object(settings.pack_config.clone());
     let (sink, mut lines) = mpsc::channel::<nerve_runner::OutputLine>(1024);
     let recorder = tokio::spawn(async move {
         while let Some(line) = lines.recv().await {

@@ -606,6 +606,41 @@ impl Client {
             .await
     }
 
+    /// A pack's config, secrets masked.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Http`] 404 for an unknown ref.
+    pub async fn pack_config(&self, pack_ref: &str) -> Result<Map<String, Value>, ClientError> {
+        self.call(
+            Method::GET,
+            &format!("/packs/{}/config", encode(pack_ref)),
+            None,
+            None,
+        )
+        .await
+    }
+
+    /// Sets fields of a pack's config; answers the config, secrets masked.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Http`] 400 naming unknown fields or values the schema refuses.
+    pub async fn set_pack_config(
+        &self,
+        pack_ref: &str,
+        values: &Map<String, Value>,
+    ) -> Result<Map<String, Value>, ClientError> {
+        let body = Self::body(values);
+        self.call(
+            Method::PUT,
+            &format!("/packs/{}/config", encode(pack_ref)),
+            None,
+            Some(&body),
+        )
+        .await
+    }
+
     /// Removes a pack.
     ///
     /// # Errors

@@ -193,6 +193,29 @@ pub trait Platform: Send + Sync + 'static {
         source: Option<String>,
     ) -> BoxFuture<'_, PlatformResult<PackRegistration>>;
 
+    /// A pack's config (schema defaults overlaid with the values set), secrets masked.
+    ///
+    /// Errors: `NotFound` for an unknown pack (the default: no configs).
+    fn pack_config<'a>(
+        &'a self,
+        pack_ref: &'a str,
+    ) -> BoxFuture<'a, PlatformResult<serde_json::Map<String, serde_json::Value>>> {
+        Box::pin(async move { Err(PlatformError::not_found("pack", pack_ref)) })
+    }
+
+    /// Sets fields of a pack's config (validated against its `config.schema.yaml`, secrets
+    /// encrypted at rest); the pack's sensors restart with it. Returns the config, masked.
+    ///
+    /// Errors: `NotFound`, `Invalid` naming each problem.
+    fn set_pack_config<'a>(
+        &'a self,
+        pack_ref: &'a str,
+        values: serde_json::Map<String, serde_json::Value>,
+    ) -> BoxFuture<'a, PlatformResult<serde_json::Map<String, serde_json::Value>>> {
+        let _ = values;
+        Box::pin(async move { Err(PlatformError::not_found("pack", pack_ref)) })
+    }
+
     /// An installed pack's files and its last failed reload, if any (nothing by default).
     fn pack_details<'a>(&'a self, pack_ref: &'a str) -> BoxFuture<'a, PackDetails> {
         let _ = pack_ref;

@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
+use serde_json::{Map, Value};
 use utoipa::IntoParams;
 
 use crate::auth::Caller;
@@ -121,4 +122,48 @@ pub(crate) async fn remove(
 ) -> AppResult<StatusCode> {
     state.platform.remove_pack(&pack_ref).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A pack's config: its `config.schema.yaml` defaults overlaid with the values set; secrets
+/// masked.
+#[utoipa::path(
+    get,
+    path = "/api/v1/packs/{ref}/config",
+    tag = "packs",
+    params(("ref" = String, Path, description = "Pack ref")),
+    responses(
+        (status = 200, description = "The config", body = Object),
+        (status = 404, description = "No such pack", body = Fault)
+    )
+)]
+pub(crate) async fn config(
+    State(state): State<AppState>,
+    Path(pack_ref): Path<String>,
+) -> AppResult<Json<Map<String, Value>>> {
+    Ok(Json(state.platform.pack_config(&pack_ref).await?))
+}
+
+/// Sets fields of a pack's config (strings are cast to the schema's types; the whole config is
+/// validated against `config.schema.yaml`; `secret` fields are encrypted at rest). The pack's
+/// sensors restart with the new config. Answers the config, secrets masked.
+#[utoipa::path(
+    put,
+    path = "/api/v1/packs/{ref}/config",
+    tag = "packs",
+    params(("ref" = String, Path, description = "Pack ref")),
+    request_body = Object,
+    responses(
+        (status = 200, description = "The config now", body = Object),
+        (status = 400, description = "Unknown field or a value the schema refuses", body = Fault),
+        (status = 404, description = "No such pack", body = Fault)
+    )
+)]
+pub(crate) async fn set_config(
+    State(state): State<AppState>,
+    Path(pack_ref): Path<String>,
+    ApiJson(values): ApiJson<Map<String, Value>>,
+) -> AppResult<Json<Map<String, Value>>> {
+    Ok(Json(
+        state.platform.set_pack_config(&pack_ref, values).await?,
+    ))
 }
