@@ -6,6 +6,7 @@
 
 mod builtin;
 mod commands;
+mod dependencies;
 mod logging;
 mod output;
 mod platform;

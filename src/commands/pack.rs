@@ -16,6 +16,7 @@ use super::client::{Api, locate, print_server_diagnostics, remote, report};
 use super::table::{Table, note_partial, print_record, short_text, timestamp};
 use super::{GlobalArgs, OutputFormat};
 use crate::builtin;
+use crate::dependencies;
 use crate::output::{print_diagnostics, print_json, print_line};
 use crate::source::{PackSource, fetch};
 use crate::watch::PackWatcher;
@@ -26,7 +27,9 @@ pub(crate) enum PackCommand {
     ///
     /// SOURCE is a pack directory, a git URL or local repository with an optional `=REF`
     /// (branch, tag or commit: `https://host/org/pack.git=v1.2.0`), or a `.tar.gz` holding
-    /// one pack. The pack is staged and validated first: a pack with errors is not installed
+    /// one pack. Packs named under `dependencies` in `pack.yaml` are installed first: given in
+    /// the same command (any order) or as sources themselves; one named but not installed is an
+    /// error. Each pack is staged and validated first: a pack with errors is not installed
     /// and the problems are printed with file, line and field (exit 2); the installed version,
     /// if any, stays in force untouched. Then it is copied into `<data-dir>/packs/` and
     /// its actions, sensors, rules and policies are registered.
@@ -148,8 +151,17 @@ pub(crate) fn exec(global: &GlobalArgs, command: PackCommand) -> anyhow::Result<
     }
 }
 
-/// Installs every source in order (each one fetched, then installed through the server), then
-/// watches the directories when asked.
+/// Whether a `dependencies` entry names a source to fetch (a git URL, an archive, a pack
+/// directory) rather than a pack by name.
+fn names_a_source(entry: &str) -> bool {
+    match PackSource::parse(entry) {
+        PackSource::Dir(dir) => dir.join("pack.yaml").is_file(),
+        PackSource::Git { .. } | PackSource::Archive(_) => true,
+    }
+}
+
+/// Installs every source (fetched first, with the dependencies that name sources), each after
+/// its dependencies, through the server; then watches the directories when asked.
 async fn install_all(
     api: &Api,
     sources: &[PackSource],
@@ -157,13 +169,81 @@ async fn install_all(
     watch: bool,
     output: OutputFormat,
 ) -> anyhow::Result<ExitCode> {
+    // Fetch every source, and every dependency that names a source rather than a pack; the
+    // server reads the directories itself, so clones and extractions live until the end.
+    let mut fetched = Vec::new();
+    let mut packs: Vec<dependencies::PackDeps> = Vec::new();
+    let mut requested = Vec::new();
+    let mut queue: std::collections::VecDeque<(PackSource, bool)> =
+        sources.iter().map(|s| (s.clone(), true)).collect();
+    // Source (as written) → the ref of the pack fetched from it.
+    let mut refs_by_source: std::collections::HashMap<String, String> =
+        std::collections::HashMap::new();
+    while let Some((source, asked)) = queue.pop_front() {
+        if refs_by_source.contains_key(&source.describe()) {
+            continue;
+        }
+        let pack = fetch(&source, env).await?;
+        let deps = dependencies::read(&pack.dir)?;
+        refs_by_source.insert(source.describe(), deps.pack_ref.clone());
+        for entry in &deps.dependencies {
+            if names_a_source(entry) {
+                queue.push_back((PackSource::parse(entry), false));
+            }
+        }
+        fetched.push(pack);
+        packs.push(deps);
+        requested.push(asked);
+    }
+    // Dependencies named by pack: in this batch, already installed, or an error.
+    let installed: Vec<String> = api
+        .list_packs()
+        .await?
+        .items
+        .into_iter()
+        .map(|p| p.reference)
+        .collect();
+    for pack in &packs {
+        for entry in &pack.dependencies {
+            let name = dependencies::dependency_name(entry);
+            let known = names_a_source(entry)
+                || packs.iter().any(|p| p.pack_ref == name)
+                || installed.iter().any(|r| r == name);
+            if !known {
+                bail!(
+                    "pack `{}` depends on `{name}`, which is not installed: install it first, or \
+                     pass it in the same command",
+                    pack.pack_ref
+                );
+            }
+        }
+    }
+    // Dependencies given as sources are ordered by the ref of what they fetched.
+    let by_name: Vec<dependencies::PackDeps> = packs
+        .iter()
+        .map(|pack| dependencies::PackDeps {
+            pack_ref: pack.pack_ref.clone(),
+            dependencies: pack
+                .dependencies
+                .iter()
+                .map(|entry| {
+                    refs_by_source
+                        .get(&PackSource::parse(entry).describe())
+                        .cloned()
+                        .unwrap_or_else(|| entry.clone())
+                })
+                .collect(),
+        })
+        .collect();
+    let order = dependencies::install_order(&by_name)?;
     let mut dirs = Vec::new();
-    for source in sources {
-        // The server reads the directory itself: a clone or extraction stays alive until the
-        // install returns.
-        let fetched = fetch(source, env).await?;
-        install(api, &fetched.dir, Some(&fetched.source), output).await?;
-        dirs.push(fetched.dir.clone());
+    for index in order {
+        let pack = &fetched[index];
+        if !requested[index] && output == OutputFormat::Table {
+            eprintln!("==> installing dependency `{}`", packs[index].pack_ref);
+        }
+        install(api, &pack.dir, Some(&pack.source), output).await?;
+        dirs.push(pack.dir.clone());
     }
     if !watch {
         return Ok(ExitCode::SUCCESS);

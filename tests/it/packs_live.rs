@@ -495,3 +495,66 @@ async fn pack_config_is_validated_kept_secret_and_restarts_the_packs_sensors() {
         "{get}"
     );
 }
+
+/// Writes a tiny pack `name` with an action `say` and the given `dependencies`.
+fn tiny_pack(root: &Path, name: &str, dependencies: &[&str]) -> PathBuf {
+    let dir = root.join(name);
+    std::fs::create_dir_all(dir.join("actions")).unwrap();
+    let deps: String = if dependencies.is_empty() {
+        String::new()
+    } else {
+        let list: String = dependencies.iter().map(|d| format!("  - {d}\n")).collect();
+        format!("dependencies:\n{list}")
+    };
+    std::fs::write(
+        dir.join("pack.yaml"),
+        format!("ref: {name}\nname: {name}\nversion: 1.0.0\nauthor: tests\ndescription: t\n{deps}"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("actions/say.yaml"),
+        "name: say\nrunner_type: local-shell-cmd\nparameters:\n  cmd:\n    default: echo hi\n",
+    )
+    .unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn pack_install_installs_dependencies_first_and_refuses_missing_ones() {
+    let data = tempfile::tempdir().unwrap();
+    let _server = NerveServer::start(&binary(), data.path());
+    let work = tempfile::tempdir().unwrap();
+    let lib = tiny_pack(work.path(), "lib", &[]);
+    let base = tiny_pack(work.path(), "base", &[lib.to_str().unwrap()]);
+    let app = tiny_pack(work.path(), "app", &["base=1.0.0", "core"]);
+    let cli = nerve().with_data_dir(data.path());
+
+    let missing = cli.run(&["pack", "install", app.to_str().unwrap()]);
+    missing.assert_code(2);
+    assert!(
+        missing
+            .stderr
+            .contains("pack `app` depends on `base`, which is not installed"),
+        "{missing}"
+    );
+
+    // `base` after `app` on the command line, `lib` only named by `base`'s dependencies.
+    let both = cli.run(&[
+        "pack",
+        "install",
+        app.to_str().unwrap(),
+        base.to_str().unwrap(),
+    ]);
+    both.assert_code(0);
+    let order: Vec<&str> = both
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("installed pack `"))
+        .filter_map(|l| l.split('`').next())
+        .collect();
+    assert_eq!(order, ["lib", "base", "app"], "{both}");
+    assert!(
+        both.stderr.contains("installing dependency `lib`"),
+        "{both}"
+    );
+}
