@@ -11,6 +11,7 @@ mod logging;
 mod output;
 mod platform;
 mod source;
+mod venv;
 mod watch;
 
 use std::process::ExitCode;

@@ -29,6 +29,10 @@ pub(crate) struct EnginePlatform {
     engine: Engine,
     /// Where installed packs are copied (`<data-dir>/packs`).
     packs_dir: PathBuf,
+    /// Where packs' Python virtualenvs are made (`<data-dir>/virtualenvs`).
+    venvs_dir: PathBuf,
+    /// PATH, HOME, LANG for `python3 -m venv` and `pip`.
+    env: Vec<(String, String)>,
     /// Held while a pack is installed.
     install_lock: tokio::sync::Mutex<()>,
     /// The last refused install of each source (a directory, URL or archive).
@@ -36,10 +40,17 @@ pub(crate) struct EnginePlatform {
 }
 
 impl EnginePlatform {
-    pub(crate) fn new(engine: Engine, packs_dir: PathBuf) -> Self {
+    pub(crate) fn new(
+        engine: Engine,
+        packs_dir: PathBuf,
+        venvs_dir: PathBuf,
+        env: Vec<(String, String)>,
+    ) -> Self {
         Self {
             engine,
             packs_dir,
+            venvs_dir,
+            env,
             install_lock: tokio::sync::Mutex::new(()),
             reload_errors: std::sync::Mutex::new(HashMap::new()),
         }
@@ -122,6 +133,16 @@ impl EnginePlatform {
                 dir.display()
             )));
         };
+        // Its Python requirements, in an environment of their own (reused when unchanged); a
+        // failure refuses the install like an error in the pack.
+        let venv = crate::venv::prepare(&pack.pack_ref, &staged, &self.venvs_dir, &self.env)
+            .await
+            .map_err(|e| {
+                PlatformError::invalid(format!(
+                    "pack `{}`: installing `requirements.txt` failed: {e}",
+                    dir.display()
+                ))
+            })?;
         // It loads: the last refusal is over (cleared before the new version becomes visible, so
         // no reader sees the new version with the old error).
         self.reload_errors
@@ -132,6 +153,7 @@ impl EnginePlatform {
         // Mirrored file by file into the installed directory rather than swapped in whole: the
         // directory stays the same, so sensors that did not change keep running in it.
         sync_dir(&staged, &target)
+            .and_then(|()| crate::venv::link(&target, venv.as_deref()))
             .map_err(|e| PlatformError::internal(format!("failed to install the pack: {e}")))?;
         match self
             .engine
@@ -153,6 +175,7 @@ impl EnginePlatform {
                 return Err(error(e));
             }
         }
+        crate::venv::prune(&pack.pack_ref, &self.venvs_dir, venv.as_deref());
         let content = self.engine.content();
         let pack = content
             .pack(&pack.pack_ref)
@@ -965,15 +988,15 @@ fn copy_dir(source: &Path, target: &Path) -> std::io::Result<()> {
         let entry = entry?;
         let kind = entry.file_type()?;
         let to = target.join(entry.file_name());
+        if entry.file_name() == ".git" || entry.file_name() == "virtualenv" {
+            continue;
+        }
         if kind.is_symlink() {
             return Err(std::io::Error::other(format!(
                 "`{}` is a symlink; packs may not contain symlinks",
                 entry.path().display()
             )));
         } else if kind.is_dir() {
-            if entry.file_name() == ".git" || entry.file_name() == "virtualenv" {
-                continue;
-            }
             copy_dir(&entry.path(), &to)?;
         } else {
             fs::copy(entry.path(), &to)?;

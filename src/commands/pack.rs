@@ -29,7 +29,8 @@ pub(crate) enum PackCommand {
     /// (branch, tag or commit: `https://host/org/pack.git=v1.2.0`), or a `.tar.gz` holding
     /// one pack. Packs named under `dependencies` in `pack.yaml` are installed first: given in
     /// the same command (any order) or as sources themselves; one named but not installed is an
-    /// error. Each pack is staged and validated first: a pack with errors is not installed
+    /// error. A pack's `requirements.txt` is installed into a virtualenv of its own (reused while
+    /// unchanged). Each pack is staged and validated first: a pack with errors is not installed
     /// and the problems are printed with file, line and field (exit 2); the installed version,
     /// if any, stays in force untouched. Then it is copied into `<data-dir>/packs/` and
     /// its actions, sensors, rules and policies are registered.

@@ -116,6 +116,7 @@ pub(crate) async fn run(
     let cancel = CancellationToken::new();
     let tasks = TaskTracker::new();
     let bus = connect_bus(args.amqp.as_deref(), "server").await?;
+    let venv_env = base_env.clone();
     let config = EngineConfig {
         local_worker: roles.worker,
         remote_nodes: args.amqp.is_some(),
@@ -143,7 +144,12 @@ pub(crate) async fn run(
     )
     .await
     .context("failed to start the engine")?;
-    let platform = Arc::new(EnginePlatform::new(engine.clone(), data_dir.join("packs")));
+    let platform = Arc::new(EnginePlatform::new(
+        engine.clone(),
+        data_dir.join("packs"),
+        data_dir.join("virtualenvs"),
+        venv_env,
+    ));
     if !args.dev.is_empty() {
         let watcher = crate::watch::PackWatcher::new(&args.dev)?;
         for dir in watcher.dirs() {

@@ -558,3 +558,67 @@ async fn pack_install_installs_dependencies_first_and_refuses_missing_ones() {
         "{both}"
     );
 }
+
+/// The `sys.prefix` the `pyreq.prefix` Python action runs with (through `nerve run`).
+fn python_prefix(cli: &nerve_test_harness::Nerve) -> String {
+    let run = cli.run(&["run", "pyreq.prefix", "-o", "json"]);
+    run.assert_code(0);
+    run.json()["result"]["result"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no prefix: {run}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn requirements_get_a_virtualenv_of_the_pack_reused_while_unchanged() {
+    let data = tempfile::tempdir().unwrap();
+    let _server = NerveServer::start(&binary(), data.path());
+    let work = tempfile::tempdir().unwrap();
+    let pack = work.path().join("pyreq");
+    std::fs::create_dir_all(pack.join("actions")).unwrap();
+    std::fs::write(
+        pack.join("pack.yaml"),
+        "ref: pyreq\nname: pyreq\nversion: 1.0.0\nauthor: tests\ndescription: t\n",
+    )
+    .unwrap();
+    std::fs::write(
+        pack.join("actions/prefix.yaml"),
+        "name: prefix\nrunner_type: python-script\nentry_point: prefix.py\n",
+    )
+    .unwrap();
+    std::fs::write(
+        pack.join("actions/prefix.py"),
+        "import sys\nfrom st2common.runners.base_action import Action\n\n\nclass Prefix(Action):\n    def run(self):\n        return sys.prefix\n",
+    )
+    .unwrap();
+    // No requirement lines: the environment is made without reaching a package index.
+    std::fs::write(pack.join("requirements.txt"), "# nothing yet\n").unwrap();
+    let cli = nerve().with_data_dir(data.path());
+    let venvs = data.path().join("virtualenvs");
+
+    cli.run(&["pack", "install", pack.to_str().unwrap()])
+        .assert_code(0);
+    let first = python_prefix(&cli);
+    assert!(first.starts_with(&venvs.display().to_string()), "{first}");
+    assert!(Path::new(&first).join(".nerve-complete").is_file());
+
+    // Unchanged requirements: the same environment.
+    cli.run(&["pack", "install", pack.to_str().unwrap()])
+        .assert_code(0);
+    assert_eq!(python_prefix(&cli), first);
+
+    // Requirements pip cannot install: refused with pip's words, the old environment kept.
+    std::fs::write(pack.join("requirements.txt"), "./no-such-package-dir\n").unwrap();
+    let refused = cli.run(&["pack", "install", pack.to_str().unwrap()]);
+    refused.assert_code(2);
+    assert!(refused.stderr.contains("requirements.txt"), "{refused}");
+    assert_eq!(python_prefix(&cli), first);
+
+    // Changed requirements: a new environment; the old one is removed.
+    std::fs::write(pack.join("requirements.txt"), "# still nothing\n").unwrap();
+    cli.run(&["pack", "install", pack.to_str().unwrap()])
+        .assert_code(0);
+    let second = python_prefix(&cli);
+    assert_ne!(second, first);
+    assert!(!Path::new(&first).exists(), "the old environment is gone");
+}

@@ -394,7 +394,9 @@ fn launch(
     // A StackStorm Python sensor: a `.py` file with a class, run through the SDK wrapper.
     if sensor.runtime_name() == "python" && entry_point.ends_with(".py") {
         return Launch::Command {
-            program: binary.into(),
+            // The pack's virtualenv when it has one (a new environment is a new path, so a
+            // changed requirements.txt restarts the sensor).
+            program: crate::worker::venv_python(pack_dir).unwrap_or_else(|| binary.into()),
             args: vec![
                 "-u".into(),
                 "-c".into(),

@@ -192,7 +192,10 @@ async fn run(
         auth_token: config.auth_token.clone(),
         kill_grace: config.kill_grace,
         base_env: config.base_env.clone(),
-        python: python(&engine.inner.runtimes),
+        python: content
+            .action(&execution.action)
+            .and_then(|(pack, _)| venv_python(&pack.dir))
+            .map_or_else(|| python(&engine.inner.runtimes), Interpreter::Verified),
         pack_config: content
             .action(&execution.action)
             .map(|(pack, _)| engine.pack_config(&pack.pack_ref, true))
@@ -306,6 +309,15 @@ pub(crate) async fn run_action(
 }
 
 /// The python interpreter the runtimes detected here allow.
+/// The Python of the pack's virtualenv (`<pack>/virtualenv`, made at install from its
+/// `requirements.txt`), resolved to the environment's own directory so a new environment is a
+/// new path.
+pub(crate) fn venv_python(pack_dir: &std::path::Path) -> Option<std::path::PathBuf> {
+    let venv = pack_dir.join("virtualenv").canonicalize().ok()?;
+    let python = venv.join("bin/python");
+    python.exists().then_some(python)
+}
+
 pub(crate) fn python(runtimes: &[crate::DetectedRuntime]) -> Interpreter {
     match runtimes
         .iter()
