@@ -10,6 +10,7 @@ mod dependencies;
 mod logging;
 mod output;
 mod platform;
+mod progress;
 mod source;
 mod venv;
 mod watch;

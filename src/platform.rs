@@ -485,6 +485,7 @@ impl Platform for EnginePlatform {
                     PlatformError::internal(format!("failed to delete the pack files: {e}"))
                 })?;
             }
+            crate::venv::prune(pack_ref, &self.venvs_dir, None);
             Ok(record)
         })
     }

@@ -15,6 +15,8 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 
+use crate::progress::Step;
+
 /// A pack source as given on the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum PackSource {
@@ -117,8 +119,8 @@ pub(crate) async fn fetch(
         PackSource::Git { url, reference } => {
             let scratch = scratch()?;
             let dir = scratch.path().join(repo_name(url));
-            step(&format!("cloning `{url}`"));
-            git(
+            let step = Step::start(format!("cloning `{url}`"));
+            let cloned = git(
                 env,
                 scratch.path(),
                 &[
@@ -130,13 +132,14 @@ pub(crate) async fn fetch(
                 ],
             )
             .await
-            .with_context(|| format!("failed to clone `{url}`"))?;
+            .with_context(|| format!("failed to clone `{url}`"));
+            finish(step, cloned)?;
             if let Some(reference) = reference {
                 if reference.starts_with('-') {
                     bail!("git ref `{reference}` may not start with `-`");
                 }
-                step(&format!("checking out `{reference}`"));
-                git(
+                let step = Step::start(format!("checking out `{reference}`"));
+                let checked_out = git(
                     env,
                     &dir,
                     &[
@@ -149,7 +152,8 @@ pub(crate) async fn fetch(
                 .await
                 .with_context(|| {
                     format!("git ref `{reference}` is not a branch, tag or commit of `{url}`")
-                })?;
+                });
+                finish(step, checked_out)?;
             }
             if !dir.join("pack.yaml").is_file() {
                 bail!(
@@ -165,9 +169,9 @@ pub(crate) async fn fetch(
         }
         PackSource::Archive(path) => {
             let scratch = scratch()?;
-            step(&format!("extracting `{}`", path.display()));
+            let step = Step::start(format!("extracting `{}`", path.display()));
             let root = scratch.path().join("archive");
-            extract(path, &root)?;
+            finish(step, extract(path, &root))?;
             let dir = pack_root(&root, path)?;
             let source = path
                 .canonicalize()
@@ -183,8 +187,14 @@ pub(crate) async fn fetch(
     }
 }
 
-fn step(text: &str) {
-    eprintln!("==> {text}");
+/// Ends `step` as `result` says and passes the result on.
+pub(crate) fn finish<T>(step: Step, result: anyhow::Result<T>) -> anyhow::Result<T> {
+    if result.is_ok() {
+        step.done();
+    } else {
+        step.failed();
+    }
+    result
 }
 
 fn scratch() -> anyhow::Result<tempfile::TempDir> {

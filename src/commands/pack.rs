@@ -285,10 +285,16 @@ async fn install(
     output: OutputFormat,
 ) -> anyhow::Result<()> {
     let resolve = |file: &str| dir.join(file);
-    let registration = api
-        .register_pack(&dir.display().to_string(), source)
-        .await
-        .map_err(|error| locate(error, resolve))?;
+    let step = crate::progress::Step::start(format!(
+        "installing `{}`",
+        source.map_or_else(|| dir.display().to_string(), str::to_owned)
+    ));
+    let registration = crate::source::finish(
+        step,
+        api.register_pack(&dir.display().to_string(), source)
+            .await
+            .map_err(|error| locate(error, resolve).into()),
+    )?;
     if output == OutputFormat::Json {
         print_json(&serde_json::to_value(&registration)?);
         return Ok(());
