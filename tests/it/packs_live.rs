@@ -622,3 +622,36 @@ async fn requirements_get_a_virtualenv_of_the_pack_reused_while_unchanged() {
     assert_ne!(second, first);
     assert!(!Path::new(&first).exists(), "the old environment is gone");
 }
+
+#[tokio::test]
+async fn reinstalling_the_same_pack_changes_nothing_and_symlinks_are_refused() {
+    let data = tempfile::tempdir().unwrap();
+    let server = NerveServer::start(&binary(), data.path());
+    let api = Api::new(&server);
+    let (_work, pack) = live_pack();
+    let cli = nerve().with_data_dir(data.path());
+    cli.run(&["pack", "install", pack.to_str().unwrap()])
+        .assert_code(0);
+    wait_until("the ticker runs", || async {
+        ticker_pid(&api).await.is_some()
+    })
+    .await;
+    let (pid, hash) = (ticker_pid(&api).await, content_hash(&api).await);
+
+    // The same content again: registered again, nothing restarted.
+    cli.run(&["pack", "install", pack.to_str().unwrap()])
+        .assert_code(0);
+    assert_eq!(content_hash(&api).await, hash);
+    assert_eq!(ticker_pid(&api).await, pid, "the sensor kept its process");
+
+    // A symlink out of the pack: refused, the installed version untouched.
+    std::os::unix::fs::symlink("/etc/passwd", pack.join("actions/passwd")).unwrap();
+    let refused = cli.run(&["pack", "install", pack.to_str().unwrap()]);
+    refused.assert_code(2);
+    assert!(refused.stderr.contains("symlink"), "{refused}");
+    assert_eq!(content_hash(&api).await, hash);
+    assert!(
+        !data.path().join("packs/live/actions/passwd").exists(),
+        "nothing of it was copied"
+    );
+}
