@@ -6,9 +6,14 @@
 
 mod builtin;
 mod commands;
+mod dependencies;
 mod logging;
 mod output;
 mod platform;
+mod progress;
+mod source;
+mod venv;
+mod watch;
 
 use std::process::ExitCode;
 

@@ -17,9 +17,10 @@ use nerve_packs::LoadedPack;
 use nerve_sensor_host::LogSource;
 use nerve_store::{PackRecord, RuleRecord, TriggerInstanceRecord};
 use nerve_web::{
-    ActionView, BoxFuture, DeadLetterDto, Diagnostic, EmitRequest, MetricSample, PackRegistration,
-    Platform, PlatformError, PlatformResult, QueueDto, RuleSource, RunRequest, SensorExitView,
-    SensorLogLine, SensorRunState, SensorStatusView, SensorTriggerView, SensorView, WebhookTarget,
+    ActionView, BoxFuture, DeadLetterDto, Diagnostic, EmitRequest, MetricSample, PackDetails,
+    PackRegistration, Platform, PlatformError, PlatformResult, QueueDto, ReloadError, RuleSource,
+    RunRequest, SensorExitView, SensorLogLine, SensorRunState, SensorStatusView, SensorTriggerView,
+    SensorView, WebhookTarget,
 };
 use serde_json::{Map, Value, json};
 
@@ -28,11 +29,31 @@ pub(crate) struct EnginePlatform {
     engine: Engine,
     /// Where installed packs are copied (`<data-dir>/packs`).
     packs_dir: PathBuf,
+    /// Where packs' Python virtualenvs are made (`<data-dir>/virtualenvs`).
+    venvs_dir: PathBuf,
+    /// PATH, HOME, LANG for `python3 -m venv` and `pip`.
+    env: Vec<(String, String)>,
+    /// Held while a pack is installed.
+    install_lock: tokio::sync::Mutex<()>,
+    /// The last refused install of each source (a directory, URL or archive).
+    reload_errors: std::sync::Mutex<HashMap<String, ReloadError>>,
 }
 
 impl EnginePlatform {
-    pub(crate) fn new(engine: Engine, packs_dir: PathBuf) -> Self {
-        Self { engine, packs_dir }
+    pub(crate) fn new(
+        engine: Engine,
+        packs_dir: PathBuf,
+        venvs_dir: PathBuf,
+        env: Vec<(String, String)>,
+    ) -> Self {
+        Self {
+            engine,
+            packs_dir,
+            venvs_dir,
+            env,
+            install_lock: tokio::sync::Mutex::new(()),
+            reload_errors: std::sync::Mutex::new(HashMap::new()),
+        }
     }
 
     /// The sensor type with this ref, as loaded.
@@ -55,6 +76,155 @@ impl EnginePlatform {
             status,
             &self.engine.nodes(),
         ))
+    }
+
+    /// Installs the pack at `dir`: copied into a staging directory beside the installed packs,
+    /// loaded and checked there, then swapped in and registered. A pack that fails leaves the
+    /// installed version's files and registration untouched.
+    async fn install(&self, dir: &Path, source: &str) -> PlatformResult<PackRegistration> {
+        if !dir.join("pack.yaml").is_file() {
+            return Err(PlatformError::invalid(format!(
+                "`{}` is not a pack directory (no `pack.yaml`)",
+                dir.display()
+            )));
+        }
+        let staging_root = self
+            .packs_dir
+            .join(format!(".staging-{}", nerve_store::new_id()));
+        let result = self.install_staged(dir, source, &staging_root).await;
+        if staging_root.exists() {
+            let _ = fs::remove_dir_all(&staging_root);
+        }
+        result
+    }
+
+    async fn install_staged(
+        &self,
+        dir: &Path,
+        source: &str,
+        staging_root: &Path,
+    ) -> PlatformResult<PackRegistration> {
+        // The staged copy keeps the source directory's name: the loader compares it with the ref.
+        let name = dir
+            .canonicalize()
+            .ok()
+            .and_then(|d| d.file_name().map(ToOwned::to_owned))
+            .unwrap_or_else(|| "pack".into());
+        let staged = staging_root.join(name);
+        copy_dir(dir, &staged).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::Other {
+                PlatformError::invalid(format!("pack `{}` cannot be installed: {e}", dir.display()))
+            } else {
+                PlatformError::internal(format!("failed to copy the pack: {e}"))
+            }
+        })?;
+        let (loaded, failed) =
+            nerve_packs::load_packs(std::slice::from_ref(&staged), &self.known_packs());
+        if let Some(failure) = failed.first() {
+            let diagnostics = rebase(&failure.diagnostics, &staged, dir);
+            return Err(invalid(
+                format!("pack `{}` does not load", dir.display()),
+                &diagnostics,
+            ));
+        }
+        let Some(pack) = loaded.into_iter().next() else {
+            return Err(PlatformError::invalid(format!(
+                "`{}` is not a pack",
+                dir.display()
+            )));
+        };
+        // Its Python requirements, in an environment of their own (reused when unchanged); a
+        // failure refuses the install like an error in the pack.
+        let venv = crate::venv::prepare(&pack.pack_ref, &staged, &self.venvs_dir, &self.env)
+            .await
+            .map_err(|e| {
+                PlatformError::invalid(format!(
+                    "pack `{}`: installing `requirements.txt` failed: {e}",
+                    dir.display()
+                ))
+            })?;
+        // It loads: the last refusal is over (cleared before the new version becomes visible, so
+        // no reader sees the new version with the old error).
+        self.reload_errors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(source);
+        let target = self.packs_dir.join(&pack.pack_ref);
+        // Mirrored file by file into the installed directory rather than swapped in whole: the
+        // directory stays the same, so sensors that did not change keep running in it.
+        sync_dir(&staged, &target)
+            .and_then(|()| crate::venv::link(&target, venv.as_deref()))
+            .map_err(|e| PlatformError::internal(format!("failed to install the pack: {e}")))?;
+        match self
+            .engine
+            .register_pack_dirs(std::slice::from_ref(&target), source)
+            .await
+        {
+            Ok(_) => {}
+            Err(RegisterError::Invalid(failed)) => {
+                let diagnostics: Vec<_> = failed
+                    .iter()
+                    .flat_map(|f| rebase(&f.diagnostics, &target, dir))
+                    .collect();
+                return Err(invalid(
+                    format!("pack `{}` does not load", dir.display()),
+                    &diagnostics,
+                ));
+            }
+            Err(RegisterError::Engine(e)) => {
+                return Err(error(e));
+            }
+        }
+        crate::venv::prune(&pack.pack_ref, &self.venvs_dir, venv.as_deref());
+        let content = self.engine.content();
+        let pack = content
+            .pack(&pack.pack_ref)
+            .ok_or_else(|| PlatformError::internal("pack vanished after registration"))?;
+        let record = self
+            .engine
+            .store()
+            .packs()
+            .get(&pack.pack_ref)
+            .map_err(|e| error(e.into()))?
+            .ok_or_else(|| PlatformError::internal("pack record missing"))?;
+        Ok(PackRegistration {
+            pack: record,
+            actions: pack.actions.len(),
+            rules: pack.rules.len(),
+            sensors: pack.sensors.len(),
+            trigger_types: pack.trigger_types.len(),
+            policies: pack.policies.len(),
+            warnings: rebase(&pack.warnings, &target, dir)
+                .iter()
+                .map(diagnostic)
+                .collect(),
+            dir: target,
+        })
+    }
+
+    /// Keeps the last refusal of each source (shown with the pack until an install of it
+    /// loads) and logs it.
+    fn remember_outcome(
+        &self,
+        dir: &Path,
+        source: &str,
+        result: &PlatformResult<PackRegistration>,
+    ) {
+        let Err(PlatformError::Invalid { message, details }) = result else {
+            return;
+        };
+        tracing::warn!(pack = %dir.display(), %message, problems = details.len(), "Pack install refused; the installed version stays in force.");
+        self.reload_errors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(
+                source.to_owned(),
+                ReloadError {
+                    message: message.clone(),
+                    at: nerve_store::timestamp(chrono::Utc::now()),
+                    details: details.clone(),
+                },
+            );
     }
 
     fn known_packs(&self) -> Vec<LoadedPack> {
@@ -261,67 +431,74 @@ impl Platform for EnginePlatform {
         })
     }
 
-    fn register_pack(&self, dir: PathBuf) -> BoxFuture<'_, PlatformResult<PackRegistration>> {
+    fn register_pack(
+        &self,
+        dir: PathBuf,
+        source: Option<String>,
+    ) -> BoxFuture<'_, PlatformResult<PackRegistration>> {
         Box::pin(async move {
-            // Validate where it is first, so a broken pack never replaces the installed one.
-            let (loaded, failed) =
-                nerve_packs::load_packs(std::slice::from_ref(&dir), &self.known_packs());
-            if let Some(failure) = failed.first() {
-                return Err(invalid(
-                    format!("pack `{}` does not load", dir.display()),
-                    &failure.diagnostics,
-                ));
+            // One install at a time: the API, `--watch` and `--dev` may race on the same pack.
+            let _installing = self.install_lock.lock().await;
+            let source = source.unwrap_or_else(|| dir.display().to_string());
+            let result = self.install(&dir, &source).await;
+            self.remember_outcome(&dir, &source, &result);
+            result
+        })
+    }
+
+    fn pack_config<'a>(
+        &'a self,
+        pack_ref: &'a str,
+    ) -> BoxFuture<'a, PlatformResult<Map<String, Value>>> {
+        Box::pin(async move {
+            if self.engine.content().pack(pack_ref).is_none() {
+                return Err(PlatformError::not_found("pack", pack_ref));
             }
-            let Some(pack) = loaded.into_iter().next() else {
-                return Err(PlatformError::invalid(format!(
-                    "`{}` is not a pack",
-                    dir.display()
-                )));
-            };
-            let target = self.packs_dir.join(&pack.pack_ref);
-            let same_place = dir.canonicalize().ok() == target.canonicalize().ok();
-            if !same_place {
-                install_copy(&dir, &target).map_err(|e| {
-                    PlatformError::internal(format!("failed to install the pack: {e}"))
-                })?;
-            }
-            let installed = match self
-                .engine
-                .register_pack_dirs(std::slice::from_ref(&target), &dir.display().to_string())
+            Ok(self.engine.pack_config(pack_ref, false))
+        })
+    }
+
+    fn set_pack_config<'a>(
+        &'a self,
+        pack_ref: &'a str,
+        values: Map<String, Value>,
+    ) -> BoxFuture<'a, PlatformResult<Map<String, Value>>> {
+        Box::pin(async move {
+            self.engine
+                .set_pack_config(pack_ref, values)
                 .await
-            {
-                Ok(_) => target,
-                Err(RegisterError::Invalid(failed)) => {
-                    let diagnostics: Vec<_> =
-                        failed.iter().flat_map(|f| f.diagnostics.clone()).collect();
-                    return Err(invalid(
-                        format!("pack `{}` does not load", dir.display()),
-                        &diagnostics,
-                    ));
-                }
-                Err(RegisterError::Engine(e)) => return Err(error(e)),
-            };
+                .map_err(error)
+        })
+    }
+
+    fn pack_details<'a>(&'a self, pack_ref: &'a str) -> BoxFuture<'a, PackDetails> {
+        Box::pin(async move {
             let content = self.engine.content();
-            let pack = content
-                .pack(&pack.pack_ref)
-                .ok_or_else(|| PlatformError::internal("pack vanished after registration"))?;
-            let record = self
+            let files = content
+                .pack(pack_ref)
+                .map(|pack| nerve_packs::pack_files(&pack.dir).unwrap_or_default())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|path| path.to_string_lossy().replace('\\', "/"))
+                .collect();
+            let reload_error = self
                 .engine
                 .store()
                 .packs()
-                .get(&pack.pack_ref)
-                .map_err(|e| error(e.into()))?
-                .ok_or_else(|| PlatformError::internal("pack record missing"))?;
-            Ok(PackRegistration {
-                pack: record,
-                actions: pack.actions.len(),
-                rules: pack.rules.len(),
-                sensors: pack.sensors.len(),
-                trigger_types: pack.trigger_types.len(),
-                policies: pack.policies.len(),
-                warnings: pack.warnings.iter().map(diagnostic).collect(),
-                dir: installed,
-            })
+                .get(pack_ref)
+                .ok()
+                .flatten()
+                .and_then(|record| {
+                    self.reload_errors
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .get(&record.source)
+                        .cloned()
+                });
+            PackDetails {
+                files,
+                reload_error,
+            }
         })
     }
 
@@ -346,6 +523,7 @@ impl Platform for EnginePlatform {
                     PlatformError::internal(format!("failed to delete the pack files: {e}"))
                 })?;
             }
+            crate::venv::prune(pack_ref, &self.venvs_dir, None);
             Ok(record)
         })
     }
@@ -765,43 +943,99 @@ fn view(action: &nerve_packs::LoadedAction) -> Option<ActionView> {
     })
 }
 
-/// Copies a pack directory into place: into a sibling temp dir first, then swapped in, so the
-/// installed copy is never half-written. Symlinks are refused (a pack may not point outside).
-fn install_copy(source: &Path, target: &Path) -> std::io::Result<()> {
-    let parent = target.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(parent)?;
-    let staging = parent.join(format!(
-        ".{}.installing",
-        target
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("pack")
-    ));
-    if staging.exists() {
-        fs::remove_dir_all(&staging)?;
-    }
-    copy_dir(source, &staging)?;
-    if target.exists() {
-        fs::remove_dir_all(target)?;
-    }
-    fs::rename(&staging, target)
+/// The same diagnostics with files under `from` named under `to` (a staged copy's problems
+/// shown at the user's files).
+fn rebase(
+    diagnostics: &[nerve_packs::Diagnostic],
+    from: &Path,
+    to: &Path,
+) -> Vec<nerve_packs::Diagnostic> {
+    diagnostics
+        .iter()
+        .map(|d| {
+            let mut d = d.clone();
+            if let Ok(rest) = d.file.strip_prefix(from) {
+                d.file = to.join(rest);
+            }
+            d.message = d
+                .message
+                .replace(&from.display().to_string(), &to.display().to_string());
+            d
+        })
+        .collect()
 }
 
+/// Makes `target` hold exactly the files of `source`: changed files are written beside their
+/// old version and renamed over it (a running action reads the old or the new file, never half
+/// of one), unchanged files are left alone, files gone from `source` are removed (the pack's
+/// `virtualenv/` is kept).
+fn sync_dir(source: &Path, target: &Path) -> std::io::Result<()> {
+    fs::create_dir_all(target)?;
+    let mut names = std::collections::HashSet::new();
+    for entry in fs::read_dir(source)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let from = entry.path();
+        let to = target.join(&name);
+        names.insert(name.clone());
+        if entry.file_type()?.is_dir() {
+            if to.exists() && !fs::symlink_metadata(&to)?.is_dir() {
+                fs::remove_file(&to)?;
+            }
+            sync_dir(&from, &to)?;
+            continue;
+        }
+        let same = fs::symlink_metadata(&to).is_ok_and(|meta| {
+            meta.is_file()
+                && fs::metadata(&from)
+                    .is_ok_and(|m| m.len() == meta.len() && m.permissions() == meta.permissions())
+                && fs::read(&from).ok() == fs::read(&to).ok()
+        });
+        if same {
+            continue;
+        }
+        if to.is_dir() {
+            fs::remove_dir_all(&to)?;
+        }
+        let mut temp_name = std::ffi::OsString::from(".");
+        temp_name.push(&name);
+        temp_name.push(".installing");
+        let temp = target.join(temp_name);
+        fs::copy(&from, &temp)?;
+        fs::rename(&temp, &to)?;
+    }
+    for entry in fs::read_dir(target)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if names.contains(&name) || name == "virtualenv" {
+            continue;
+        }
+        if entry.file_type()?.is_dir() {
+            fs::remove_dir_all(entry.path())?;
+        } else {
+            fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies a pack directory; symlinks are refused (a pack may not point outside itself), and
+/// `.git` and the pack's `virtualenv/` are left behind.
 fn copy_dir(source: &Path, target: &Path) -> std::io::Result<()> {
     fs::create_dir_all(target)?;
     for entry in fs::read_dir(source)? {
         let entry = entry?;
         let kind = entry.file_type()?;
         let to = target.join(entry.file_name());
+        if entry.file_name() == ".git" || entry.file_name() == "virtualenv" {
+            continue;
+        }
         if kind.is_symlink() {
             return Err(std::io::Error::other(format!(
                 "`{}` is a symlink; packs may not contain symlinks",
                 entry.path().display()
             )));
         } else if kind.is_dir() {
-            if entry.file_name() == ".git" {
-                continue;
-            }
             copy_dir(&entry.path(), &to)?;
         } else {
             fs::copy(entry.path(), &to)?;

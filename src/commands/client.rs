@@ -103,7 +103,7 @@ where
 }
 
 /// Prints an API error (with the server's details and a hint) and returns its exit code.
-fn report(api: &Api, error: &ClientError) -> ExitCode {
+pub(crate) fn report(api: &Api, error: &ClientError) -> ExitCode {
     match error {
         ClientError::Http {
             status,
@@ -177,7 +177,7 @@ fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-fn to_diagnostic(detail: &nerve_web::Diagnostic) -> Diagnostic {
+pub(crate) fn to_diagnostic(detail: &nerve_web::Diagnostic) -> Diagnostic {
     let severity = if detail.severity == "warning" {
         Severity::Warning
     } else {

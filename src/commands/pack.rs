@@ -10,20 +10,35 @@ use clap::{Args, Subcommand};
 use nerve_packs::{LoadedPack, PackErrors, Severity, load_packs};
 use serde_json::json;
 
-use super::client::{Api, locate, print_server_diagnostics, remote};
+use nerve_web::ClientError;
+
+use super::client::{Api, locate, print_server_diagnostics, remote, report};
 use super::table::{Table, note_partial, print_record, short_text, timestamp};
 use super::{GlobalArgs, OutputFormat};
 use crate::builtin;
+use crate::dependencies;
 use crate::output::{print_diagnostics, print_json, print_line};
+use crate::source::{PackSource, fetch};
+use crate::watch::PackWatcher;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum PackCommand {
-    /// Install (or reinstall) the pack in a local directory on the server.
+    /// Install (or reinstall) packs: local directories, git repositories, `.tar.gz` archives.
     ///
-    /// The server validates it first (a pack with errors is not installed and the problems are
-    /// printed with file, line and field; exit 2), copies it under `<data-dir>/packs/` and
-    /// registers its actions, sensors, rules and policies. Prints what was registered and any
-    /// warnings. Installing from git is not supported yet: clone it and pass the directory.
+    /// SOURCE is a pack directory, a git URL or local repository with an optional `=REF`
+    /// (branch, tag or commit: `https://host/org/pack.git=v1.2.0`), or a `.tar.gz` holding
+    /// one pack. Packs named under `dependencies` in `pack.yaml` are installed first: given in
+    /// the same command (any order) or as sources themselves; one named but not installed is an
+    /// error. A pack's `requirements.txt` is installed into a virtualenv of its own (reused while
+    /// unchanged). Each pack is staged and validated first: a pack with errors is not installed
+    /// and the problems are printed with file, line and field (exit 2); the installed version,
+    /// if any, stays in force untouched. Then it is copied into `<data-dir>/packs/` and
+    /// its actions, sensors, rules and policies are registered.
+    ///
+    /// With `--watch` (local directories only) it keeps watching: every save reinstalls the
+    /// pack the same way (actions take effect on their next run, a changed sensor restarts
+    /// alone with its triggers and datastore, rules re-register keeping their enabled state);
+    /// a broken edit is printed and the last good version keeps running.
     Install(InstallArgs),
     /// List installed packs.
     List(ListArgs),
@@ -31,6 +46,14 @@ pub(crate) enum PackCommand {
     Get(RefArgs),
     /// Remove a pack: its actions, sensors, rules and files under `<data-dir>/packs/`.
     Remove(RefArgs),
+    /// Show or set a pack's config (the values of its `config.schema.yaml`).
+    ///
+    /// Without values, prints the config: the schema's defaults overlaid with the values set,
+    /// secrets masked. With `FIELD=VALUE` pairs, sets those fields (values are cast to the
+    /// schema's types; JSON objects and arrays are taken as JSON), validates the whole config
+    /// against the schema (each problem named; nothing is stored on error, exit 2), stores
+    /// `secret` fields encrypted, and restarts the pack's sensors with the new config.
+    Config(ConfigArgs),
     /// Check pack directories offline: every file, every field, every reference.
     ///
     /// Prints all problems of every pack at once (file:line:col, field, hint). Exit 0 when
@@ -52,9 +75,25 @@ pub(crate) struct ValidateArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct InstallArgs {
-    /// The pack directory (containing `pack.yaml`).
-    #[arg(value_name = "DIR")]
-    dir: PathBuf,
+    /// Pack directories, git URLs (`URL[=REF]`) or `.tar.gz` archives.
+    #[arg(value_name = "SOURCE", required = true)]
+    sources: Vec<String>,
+    /// Keep watching the (local) pack directories and reinstall on every change.
+    #[arg(long)]
+    watch: bool,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConfigArgs {
+    /// The pack ref.
+    #[arg(value_name = "PACK")]
+    pack: String,
+    /// Fields to set.
+    #[arg(value_name = "FIELD=VALUE", value_parser = super::client::parse_param)]
+    values: Vec<(String, serde_json::Value)>,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t)]
     output: OutputFormat,
@@ -91,45 +130,174 @@ pub(crate) fn exec(global: &GlobalArgs, command: PackCommand) -> anyhow::Result<
         PackCommand::Validate(args) => validate(args),
         PackCommand::Init(args) => init(args),
         PackCommand::Install(args) => {
-            // The server reads the directory itself; send it an absolute path.
-            let dir = install_dir(&args.dir)?;
+            let sources: Vec<PackSource> =
+                args.sources.iter().map(|s| PackSource::parse(s)).collect();
+            if args.watch
+                && let Some(other) = sources.iter().find(|s| !matches!(s, PackSource::Dir(_)))
+            {
+                bail!(
+                    "--watch follows local pack directories; `{}` is not one",
+                    other.describe()
+                );
+            }
+            let env = global.base_env();
             remote(global, async move |api| {
-                install(api, dir, args.output).await
+                install_all(api, &sources, &env, args.watch, args.output).await
             })
         }
         PackCommand::List(args) => remote(global, async move |api| list(api, args).await),
         PackCommand::Get(args) => remote(global, async move |api| get(api, args).await),
         PackCommand::Remove(args) => remote(global, async move |api| remove(api, args).await),
+        PackCommand::Config(args) => remote(global, async move |api| config(api, args).await),
     }
 }
 
-/// The absolute pack directory to send to the server.
-fn install_dir(dir: &Path) -> anyhow::Result<PathBuf> {
-    let text = dir.to_string_lossy();
-    if text.contains("://") || text.starts_with("git@") || text.ends_with(".git") {
-        bail!(
-            "installing from git (`{text}`) is not supported yet: clone it and pass the directory"
-        );
+/// Whether a `dependencies` entry names a source to fetch (a git URL, an archive, a pack
+/// directory) rather than a pack by name.
+fn names_a_source(entry: &str) -> bool {
+    match PackSource::parse(entry) {
+        PackSource::Dir(dir) => dir.join("pack.yaml").is_file(),
+        PackSource::Git { .. } | PackSource::Archive(_) => true,
     }
-    if !dir.join("pack.yaml").is_file() {
-        bail!(
-            "`{}` is not a pack directory (no `pack.yaml`)",
-            dir.display()
-        );
-    }
-    dir.canonicalize()
-        .with_context(|| format!("failed to resolve `{}`", dir.display()))
 }
 
-async fn install(api: &Api, dir: PathBuf, output: OutputFormat) -> anyhow::Result<ExitCode> {
+/// Installs every source (fetched first, with the dependencies that name sources), each after
+/// its dependencies, through the server; then watches the directories when asked.
+async fn install_all(
+    api: &Api,
+    sources: &[PackSource],
+    env: &[(String, String)],
+    watch: bool,
+    output: OutputFormat,
+) -> anyhow::Result<ExitCode> {
+    // Fetch every source, and every dependency that names a source rather than a pack; the
+    // server reads the directories itself, so clones and extractions live until the end.
+    let mut fetched = Vec::new();
+    let mut packs: Vec<dependencies::PackDeps> = Vec::new();
+    let mut requested = Vec::new();
+    let mut queue: std::collections::VecDeque<(PackSource, bool)> =
+        sources.iter().map(|s| (s.clone(), true)).collect();
+    // Source (as written) → the ref of the pack fetched from it.
+    let mut refs_by_source: std::collections::HashMap<String, String> =
+        std::collections::HashMap::new();
+    while let Some((source, asked)) = queue.pop_front() {
+        if refs_by_source.contains_key(&source.describe()) {
+            continue;
+        }
+        let pack = fetch(&source, env).await?;
+        let deps = dependencies::read(&pack.dir)?;
+        refs_by_source.insert(source.describe(), deps.pack_ref.clone());
+        for entry in &deps.dependencies {
+            if names_a_source(entry) {
+                queue.push_back((PackSource::parse(entry), false));
+            }
+        }
+        fetched.push(pack);
+        packs.push(deps);
+        requested.push(asked);
+    }
+    // Dependencies named by pack: in this batch, already installed, or an error.
+    let installed: Vec<String> = api
+        .list_packs()
+        .await?
+        .items
+        .into_iter()
+        .map(|p| p.reference)
+        .collect();
+    for pack in &packs {
+        for entry in &pack.dependencies {
+            let name = dependencies::dependency_name(entry);
+            let known = names_a_source(entry)
+                || packs.iter().any(|p| p.pack_ref == name)
+                || installed.iter().any(|r| r == name);
+            if !known {
+                bail!(
+                    "pack `{}` depends on `{name}`, which is not installed: install it first, or \
+                     pass it in the same command",
+                    pack.pack_ref
+                );
+            }
+        }
+    }
+    // Dependencies given as sources are ordered by the ref of what they fetched.
+    let by_name: Vec<dependencies::PackDeps> = packs
+        .iter()
+        .map(|pack| dependencies::PackDeps {
+            pack_ref: pack.pack_ref.clone(),
+            dependencies: pack
+                .dependencies
+                .iter()
+                .map(|entry| {
+                    refs_by_source
+                        .get(&PackSource::parse(entry).describe())
+                        .cloned()
+                        .unwrap_or_else(|| entry.clone())
+                })
+                .collect(),
+        })
+        .collect();
+    let order = dependencies::install_order(&by_name)?;
+    let mut dirs = Vec::new();
+    for index in order {
+        let pack = &fetched[index];
+        if !requested[index] && output == OutputFormat::Table {
+            eprintln!("==> installing dependency `{}`", packs[index].pack_ref);
+        }
+        install(api, &pack.dir, Some(&pack.source), output).await?;
+        dirs.push(pack.dir.clone());
+    }
+    if !watch {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut watcher = PackWatcher::new(&dirs)?;
+    for dir in watcher.dirs() {
+        print_line(&format!("watching `{}` (Ctrl-C to stop)", dir.display()));
+    }
+    while let Some(changed) = watcher.changed().await {
+        for dir in changed {
+            let started = std::time::Instant::now();
+            match install(api, &dir, None, output).await {
+                Ok(()) => print_line(&format!(
+                    "reloaded `{}` in {} ms",
+                    dir.display(),
+                    started.elapsed().as_millis()
+                )),
+                Err(error) => match error.downcast_ref::<ClientError>() {
+                    Some(client_error) => {
+                        report(api, client_error);
+                        print_line(&format!(
+                            "reload of `{}` refused; the previous version stays in force",
+                            dir.display()
+                        ));
+                    }
+                    None => return Err(error),
+                },
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn install(
+    api: &Api,
+    dir: &Path,
+    source: Option<&str>,
+    output: OutputFormat,
+) -> anyhow::Result<()> {
     let resolve = |file: &str| dir.join(file);
-    let registration = api
-        .register_pack(&dir.display().to_string())
-        .await
-        .map_err(|error| locate(error, resolve))?;
+    let step = crate::progress::Step::start(format!(
+        "installing `{}`",
+        source.map_or_else(|| dir.display().to_string(), str::to_owned)
+    ));
+    let registration = crate::source::finish(
+        step,
+        api.register_pack(&dir.display().to_string(), source)
+            .await
+            .map_err(|error| locate(error, resolve).into()),
+    )?;
     if output == OutputFormat::Json {
         print_json(&serde_json::to_value(&registration)?);
-        return Ok(ExitCode::SUCCESS);
+        return Ok(());
     }
     print_server_diagnostics(&registration.warnings, resolve);
     let pack = &registration.pack;
@@ -138,7 +306,7 @@ async fn install(api: &Api, dir: PathBuf, output: OutputFormat) -> anyhow::Resul
          rule(s), {} polic{}{}",
         pack.reference,
         pack.version,
-        dir.display(),
+        source.map_or_else(|| dir.display().to_string(), str::to_owned),
         registration.actions,
         registration.sensors,
         registration.trigger_types,
@@ -155,7 +323,7 @@ async fn install(api: &Api, dir: PathBuf, output: OutputFormat) -> anyhow::Resul
             format!(", {} warning(s)", registration.warnings.len())
         }
     ));
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 async fn list(api: &Api, args: ListArgs) -> anyhow::Result<ExitCode> {
@@ -204,7 +372,23 @@ async fn get(api: &Api, args: RefArgs) -> anyhow::Result<ExitCode> {
         ("path", pack.path.clone()),
         ("source", pack.source.clone()),
         ("installed", timestamp(&pack.installed_at)),
+        ("content hash", pack.content_hash.clone()),
+        ("files", pack.files.join("\n")),
     ]);
+    if let Some(error) = &pack.reload_error {
+        let mut text = format!(
+            "{} ({}); the version above is still in force",
+            error.message,
+            timestamp(&error.at)
+        );
+        for d in &error.details {
+            text.push_str(&format!(
+                "\n{}:{}:{}: {}: {}",
+                d.file, d.line, d.col, d.field, d.message
+            ));
+        }
+        fields.push(("last reload error", text));
+    }
     print_record(&fields);
     Ok(ExitCode::SUCCESS)
 }
@@ -214,6 +398,36 @@ async fn remove(api: &Api, args: RefArgs) -> anyhow::Result<ExitCode> {
     match args.output {
         OutputFormat::Json => print_json(&json!({"ref": args.pack, "removed": true})),
         OutputFormat::Table => print_line(&format!("removed pack `{}`", args.pack)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn config(api: &Api, args: ConfigArgs) -> anyhow::Result<ExitCode> {
+    let config = if args.values.is_empty() {
+        api.pack_config(&args.pack).await?
+    } else {
+        let values = super::client::param_map(args.values);
+        api.set_pack_config(&args.pack, &values).await?
+    };
+    match args.output {
+        OutputFormat::Json => print_json(&serde_json::Value::Object(config)),
+        OutputFormat::Table => {
+            let fields: Vec<(&str, String)> = config
+                .iter()
+                .map(|(name, value)| {
+                    let text = match value {
+                        serde_json::Value::String(text) => text.clone(),
+                        other => other.to_string(),
+                    };
+                    (name.as_str(), text)
+                })
+                .collect();
+            if fields.is_empty() {
+                print_line(&format!("pack `{}` has no config values", args.pack));
+            } else {
+                print_record(&fields);
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -54,6 +54,12 @@ pub(crate) struct UpArgs {
     /// Seconds between node heartbeats (nodes are gone after three missed ones).
     #[arg(long, default_value_t = 2.0, value_name = "SECS")]
     heartbeat: f64,
+    /// Develop these pack directories live: each is installed at start and again on every
+    /// save (actions take effect on their next run, a changed sensor restarts alone, rules
+    /// re-register). A broken edit is printed with file:line and shown by `nerve pack get`;
+    /// the last good version keeps running.
+    #[arg(long = "dev", value_name = "DIR", num_args = 1..)]
+    dev: Vec<PathBuf>,
 }
 
 impl UpArgs {
@@ -110,6 +116,7 @@ pub(crate) async fn run(
     let cancel = CancellationToken::new();
     let tasks = TaskTracker::new();
     let bus = connect_bus(args.amqp.as_deref(), "server").await?;
+    let venv_env = base_env.clone();
     let config = EngineConfig {
         local_worker: roles.worker,
         remote_nodes: args.amqp.is_some(),
@@ -137,7 +144,21 @@ pub(crate) async fn run(
     )
     .await
     .context("failed to start the engine")?;
-    let platform = Arc::new(EnginePlatform::new(engine.clone(), data_dir.join("packs")));
+    let platform = Arc::new(EnginePlatform::new(
+        engine.clone(),
+        data_dir.join("packs"),
+        data_dir.join("virtualenvs"),
+        venv_env,
+    ));
+    if !args.dev.is_empty() {
+        let watcher = crate::watch::PackWatcher::new(&args.dev)?;
+        for dir in watcher.dirs() {
+            develop(platform.as_ref(), dir).await;
+        }
+        let dev_platform = platform.clone();
+        let dev_cancel = cancel.clone();
+        tasks.spawn(async move { watch_dev_packs(watcher, dev_platform, dev_cancel).await });
+    }
     let state = nerve_web::AppState::new(store.clone(), platform, auth.clone())
         .with_shutdown(cancel.clone());
     let serve_cancel = cancel.clone();
@@ -165,6 +186,85 @@ pub(crate) async fn run(
     }
     store.flush().await.context("failed to flush the store")?;
     Ok(())
+}
+
+/// Reinstalls each `--dev` pack that changed, until cancelled.
+async fn watch_dev_packs(
+    mut watcher: crate::watch::PackWatcher,
+    platform: Arc<EnginePlatform>,
+    cancel: CancellationToken,
+) {
+    loop {
+        let changed = tokio::select! {
+            () = cancel.cancelled() => return,
+            changed = watcher.changed() => changed,
+        };
+        let Some(dirs) = changed else { return };
+        for dir in dirs {
+            develop(platform.as_ref(), &dir).await;
+        }
+    }
+}
+
+/// Installs a `--dev` pack through the one install path and prints what happened: what was
+/// registered, or every problem with file:line (the installed version stays in force).
+async fn develop(platform: &EnginePlatform, dir: &Path) {
+    use nerve_web::Platform as _;
+    let started = std::time::Instant::now();
+    match platform.register_pack(dir.to_path_buf(), None).await {
+        Ok(registration) => {
+            crate::output::print_diagnostics(&local_diagnostics(&registration.warnings));
+            print_line(&format!(
+                "reloaded pack `{}` from `{}` in {} ms: {} action(s), {} sensor(s), {} rule(s)",
+                registration
+                    .pack
+                    .meta
+                    .pack_ref()
+                    .unwrap_or(&registration.pack.meta.name),
+                dir.display(),
+                started.elapsed().as_millis(),
+                registration.actions,
+                registration.sensors,
+                registration.rules,
+            ));
+        }
+        Err(nerve_web::PlatformError::Invalid { message, details }) => {
+            print_line(&format!(
+                "reload refused: {message}; the previous version stays in force"
+            ));
+            for line in diagnostic_lines(&details) {
+                print_line(&line);
+            }
+            crate::output::print_diagnostics(&local_diagnostics(&details));
+        }
+        Err(error) => {
+            print_line(&format!("reload of `{}` failed: {error}", dir.display()));
+        }
+    }
+}
+
+/// One `file:line:col: severity: field: message` line per problem, on stdout where the
+/// developer (and a script following the output) sees them.
+fn diagnostic_lines(details: &[nerve_web::Diagnostic]) -> Vec<String> {
+    details
+        .iter()
+        .map(|d| {
+            let field = if d.field.is_empty() {
+                String::new()
+            } else {
+                format!(" `{}`:", d.field)
+            };
+            format!(
+                "{}:{}:{}: {}:{field} {}",
+                d.file, d.line, d.col, d.severity, d.message
+            )
+        })
+        .collect()
+}
+
+/// The API's diagnostics as the pack crate's, for the snippet renderer.
+fn local_diagnostics(details: &[nerve_web::Diagnostic]) -> Vec<nerve_packs::Diagnostic> {
+    details.iter().map(super::client::to_diagnostic).collect()
 }
 
 /// The bus: RabbitMQ at `amqp`, else the in-process bus.
@@ -225,6 +325,15 @@ pub(crate) fn load_packs_from(
     let user_root = user_root.to_path_buf();
     std::fs::create_dir_all(&user_root)
         .with_context(|| format!("failed to create `{}`", user_root.display()))?;
+    // Staging directories an interrupted install left behind.
+    for entry in std::fs::read_dir(&user_root)
+        .with_context(|| format!("failed to read `{}`", user_root.display()))?
+        .filter_map(Result::ok)
+    {
+        if entry.file_name().to_string_lossy().starts_with(".staging-") {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
     let mut user_dirs: Vec<PathBuf> = std::fs::read_dir(&user_root)
         .with_context(|| format!("failed to read `{}`", user_root.display()))?
         .filter_map(Result::ok)

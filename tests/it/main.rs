@@ -6,6 +6,7 @@ mod api;
 mod cli;
 mod pack_init;
 mod pack_validate;
+mod packs_live;
 mod rule_test;
 mod scaleout;
 mod sensors;

@@ -146,12 +146,12 @@ impl Content {
 /// The custom webhook trigger type.
 pub const WEBHOOK_TYPE: &str = "core.st2.webhook";
 
-/// Writes a loaded pack into the store: the pack record, actions, trigger types, sensors,
-/// policies and rules; rules of the pack that are gone are removed. Idempotent.
+/// Writes a pack's record (version, source, content hash) and flushes: done once its content
+/// is in force, so whoever sees the new hash sees the new content.
 ///
 /// # Errors
 /// A store failure.
-pub(crate) async fn register_pack(
+pub(crate) async fn record_pack(
     store: &Store,
     pack: &LoadedPack,
     source: &str,
@@ -164,6 +164,17 @@ pub(crate) async fn register_pack(
         source: source.to_owned(),
     };
     store.packs().put(&pack.pack_ref, &record)?;
+    store.flush().await?;
+    Ok(())
+}
+
+/// Writes a loaded pack's content into the store: actions, trigger types, sensors, policies and
+/// rules; rules of the pack that are gone are removed. Idempotent. The pack's record is
+/// [`record_pack`]'s.
+///
+/// # Errors
+/// A store failure.
+pub(crate) async fn register_pack(store: &Store, pack: &LoadedPack) -> Result<(), EngineError> {
     for action in &pack.actions {
         store
             .actions()

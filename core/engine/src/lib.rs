@@ -21,6 +21,7 @@ mod inquiries;
 mod kv;
 mod node;
 mod nodes;
+mod pack_config;
 mod parameters;
 mod rules_engine;
 mod runtimes;
@@ -50,6 +51,7 @@ pub use nerve_sensor_host::{
 };
 pub use node::{NodeConfig, PackLoader, ServerLink, run_node};
 pub use nodes::MISSED_BEATS;
+pub use pack_config::PACK_CONFIG_PREFIX;
 pub use parameters::{ParameterProblem, check_action_parameters};
 pub use runtimes::{DetectedRuntime, RuntimeStatus, detect_runtimes, detect_runtimes_with};
 pub use sensors::{SensorsConfig, single_sensor_spec};
@@ -174,7 +176,8 @@ impl Engine {
     ) -> Result<Engine, EngineError> {
         let mut loaded = Vec::new();
         for (pack, source) in packs {
-            content::register_pack(&store, &pack, &source).await?;
+            content::register_pack(&store, &pack).await?;
+            content::record_pack(&store, &pack, &source).await?;
             loaded.push(Arc::new(pack));
         }
         let runtime_defs: Vec<nerve_model::RuntimeDef> = loaded
@@ -288,9 +291,12 @@ impl Engine {
         source: &str,
     ) -> Result<Vec<String>, EngineError> {
         let mut refs = Vec::new();
+        let mut installed = Vec::new();
         for pack in packs {
-            content::register_pack(&self.inner.store, &pack, source).await?;
+            content::register_pack(&self.inner.store, &pack).await?;
             refs.push(pack.pack_ref.clone());
+            let pack = Arc::new(pack);
+            installed.push(pack.clone());
             let mut slot = self
                 .inner
                 .packs
@@ -302,11 +308,16 @@ impl Engine {
                 .cloned()
                 .collect();
             slot.retain(|p| p.pack_ref != pack.pack_ref);
-            slot.push(Arc::new(pack));
+            slot.push(pack);
             drop(slot);
             self.remember_pack_hashes(&old);
         }
         self.rebuild_content()?;
+        // The records (with the content hash) last: a reader that sees the new hash finds the
+        // new content in force.
+        for pack in &installed {
+            content::record_pack(&self.inner.store, pack, source).await?;
+        }
         Ok(refs)
     }
 

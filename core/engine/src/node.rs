@@ -537,6 +537,7 @@ async fn handle_request(
         kill_grace: state.config.kill_grace,
         base_env: state.config.base_env.clone(),
         python: crate::worker::python(&state.runtimes),
+        pack_config: serde_json::Map::new(),
     };
     let (lines_tx, lines_rx) = tokio::sync::mpsc::unbounded_channel::<(String, String)>();
     let forwarder = tokio::spawn(forward_output(

@@ -195,6 +195,7 @@ pub(crate) fn specs(inputs: &SpecInputs<'_>) -> Vec<SensorSpec> {
                 poll_interval: sensor.poll_interval,
                 trigger_types: type_refs,
                 triggers,
+                revision: loaded.revision.clone(),
                 problems,
             });
         }
@@ -235,6 +236,7 @@ pub(crate) fn assigned_spec(
             .map(|t| t.to_trigger_type(&sensor.pack).type_ref())
             .collect(),
         triggers,
+        revision: loaded.revision.clone(),
         problems: assignment.problems.clone(),
     })
 }
@@ -392,7 +394,9 @@ fn launch(
     // A StackStorm Python sensor: a `.py` file with a class, run through the SDK wrapper.
     if sensor.runtime_name() == "python" && entry_point.ends_with(".py") {
         return Launch::Command {
-            program: binary.into(),
+            // The pack's virtualenv when it has one (a new environment is a new path, so a
+            // changed requirements.txt restarts the sensor).
+            program: crate::worker::venv_python(pack_dir).unwrap_or_else(|| binary.into()),
             args: vec![
                 "-u".into(),
                 "-c".into(),
@@ -464,12 +468,16 @@ impl Engine {
         if let Some(token) = &self.inner.config.auth_token {
             env.push(("ST2_AUTH_TOKEN".into(), token.into()));
         }
-        let specs = specs(&SpecInputs {
+        let mut specs = specs(&SpecInputs {
             content: &content,
             runtimes: &self.inner.runtimes,
             config: &self.inner.config.sensors,
             env,
         });
+        // The pack config goes in `hello`: a changed config restarts the pack's sensors.
+        for spec in &mut specs {
+            spec.config = self.pack_config(&spec.pack, true);
+        }
         host.reconcile(specs);
     }
 
@@ -589,6 +597,7 @@ pub fn single_sensor_spec(
         poll_interval: sensor.poll_interval,
         trigger_types: type_refs,
         triggers: dicts,
+        revision: loaded.revision.clone(),
         problems: Vec::new(),
     })
 }

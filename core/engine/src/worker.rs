@@ -192,7 +192,14 @@ async fn run(
         auth_token: config.auth_token.clone(),
         kill_grace: config.kill_grace,
         base_env: config.base_env.clone(),
-        python: python(&engine.inner.runtimes),
+        python: content
+            .action(&execution.action)
+            .and_then(|(pack, _)| venv_python(&pack.dir))
+            .map_or_else(|| python(&engine.inner.runtimes), Interpreter::Verified),
+        pack_config: content
+            .action(&execution.action)
+            .map(|(pack, _)| engine.pack_config(&pack.pack_ref, true))
+            .unwrap_or_default(),
     };
     let store = engine.store().clone();
     let id = execution.id.clone();
@@ -218,6 +225,9 @@ pub(crate) struct RunSettings {
     pub(crate) kill_grace: std::time::Duration,
     pub(crate) base_env: Vec<(String, String)>,
     pub(crate) python: Interpreter,
+    /// The action's pack config (Python actions' `self.config`); empty on worker nodes, which
+    /// have no datastore.
+    pub(crate) pack_config: serde_json::Map<String, Value>,
 }
 
 /// Runs `execution`'s action as `content` defines it, handing each output line to `on_line`
@@ -263,6 +273,7 @@ pub(crate) async fn run_action(
         .cloned()
         .collect::<BTreeMap<_, _>>();
     request.python = settings.python.clone();
+    request.pack_config = Value::Object(settings.pack_config.clone());
     let (sink, mut lines) = mpsc::channel::<nerve_runner::OutputLine>(1024);
     let recorder = tokio::spawn(async move {
         while let Some(line) = lines.recv().await {
@@ -298,6 +309,15 @@ pub(crate) async fn run_action(
 }
 
 /// The python interpreter the runtimes detected here allow.
+/// The Python of the pack's virtualenv (`<pack>/virtualenv`, made at install from its
+/// `requirements.txt`), resolved to the environment's own directory so a new environment is a
+/// new path.
+pub(crate) fn venv_python(pack_dir: &std::path::Path) -> Option<std::path::PathBuf> {
+    let venv = pack_dir.join("virtualenv").canonicalize().ok()?;
+    let python = venv.join("bin/python");
+    python.exists().then_some(python)
+}
+
 pub(crate) fn python(runtimes: &[crate::DetectedRuntime]) -> Interpreter {
     match runtimes
         .iter()

@@ -14,7 +14,7 @@ mod loader;
 
 pub use diagnostic::{Diagnostic, Severity, did_you_mean, render_snippet};
 pub use document::{DocumentKind, load_document, validate_document};
-pub use hash::content_hash;
+pub use hash::{content_hash, pack_files};
 pub use loader::{
     Catalog, ConfigSchema, LoadedAction, LoadedPack, LoadedPolicy, LoadedRule, LoadedSensor,
     LoadedTriggerType, PackErrors, load_pack, load_packs, load_rule_file, load_rule_text,

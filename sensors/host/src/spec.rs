@@ -25,6 +25,9 @@ pub struct SensorSpec {
     pub trigger_types: Vec<String>,
     /// The triggers to send with `add_trigger` (parameters already validated).
     pub triggers: Vec<TriggerDict>,
+    /// The sensor's code revision (a digest of its metadata and entry point): a change
+    /// restarts the process even when the command line is the same.
+    pub revision: String,
     /// Problems found while computing the spec (e.g. a rule's trigger parameters that do not
     /// match the `parameters_schema`); shown in the status, the rest still runs.
     pub problems: Vec<String>,
@@ -60,6 +63,7 @@ impl SensorSpec {
     /// differ, so the running process can be told instead of restarted.
     pub(crate) fn same_process(&self, other: &SensorSpec) -> bool {
         self.launch == other.launch
+            && self.revision == other.revision
             && self.config == other.config
             && self.poll_interval == other.poll_interval
             && self.trigger_types == other.trigger_types

@@ -94,6 +94,7 @@ fn spec(name: &str, script: &str, dir: &Path) -> SensorSpec {
         poll_interval: None,
         trigger_types: vec!["test.event".into()],
         triggers: Vec::new(),
+        revision: String::new(),
         problems: Vec::new(),
     }
 }
@@ -245,6 +246,46 @@ async fn handshake_triggers_and_dispatch() {
         "no restart for trigger changes"
     );
     assert_eq!(fixture.status("test.echo").restarts, 0);
+    fixture.stop().await;
+}
+
+#[tokio::test]
+async fn a_new_code_revision_restarts_that_sensor_alone() {
+    let fixture = Fixture::new();
+    let mut changed = spec("changed", ECHO_SENSOR, fixture.dir.path());
+    changed.triggers = vec![trigger("a", "/one")];
+    let mut other = spec("other", ECHO_SENSOR, fixture.dir.path());
+    other.triggers = vec![trigger("b", "/two")];
+    fixture.host.reconcile(vec![changed.clone(), other.clone()]);
+    fixture
+        .until("both sensors dispatched", |f| {
+            f.events("test.changed").len() == 1 && f.events("test.other").len() == 1
+        })
+        .await;
+    let (changed_pid, other_pid) = (
+        fixture.status("test.changed").pid,
+        fixture.status("test.other").pid,
+    );
+
+    // Same command line, same triggers, new code: a new process that gets its triggers again.
+    changed.revision = "v2".into();
+    fixture.host.reconcile(vec![changed.clone(), other.clone()]);
+    fixture
+        .until("the changed sensor re-sent its triggers", |f| {
+            f.events("test.changed").len() == 2
+        })
+        .await;
+    let now = fixture.status("test.changed");
+    assert_ne!(now.pid, changed_pid, "the changed sensor is a new process");
+    assert!(
+        nix_gone(changed_pid.expect("had a pid")),
+        "the old process is gone"
+    );
+    assert_eq!(
+        fixture.status("test.other").pid,
+        other_pid,
+        "the other kept running"
+    );
     fixture.stop().await;
 }
 

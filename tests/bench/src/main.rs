@@ -33,6 +33,9 @@ Suites:
            sensor dispatch -> trigger instance recorded (1 sensor)  >= 20,000 events/s
            sensor SIGKILL -> new process ready                      (no target; printed)
   sensors  Only the sensor figures of `up`.
+  packs  Hot reload with `nerve up --dev PACK` (also run by `up`): a file saved -> in force,
+         seen through the API, for an action, a sensor (restarted, first dispatch recorded)
+         and a rule (webhook accepted). Target: p50 < 300 ms, every round < 1 s.
   amqp   Nerve scaled out over the RabbitMQ on 127.0.0.1:5672 (guest/guest; a fresh vhost per
          deployment): `nerve server --amqp` with `nerve worker` nodes, child processes like
          `up`'s. Targets:
@@ -63,6 +66,9 @@ enum Suite {
     /// Only the sensor figures of `up`: dispatch → trigger instance throughput from one sensor
     /// process (target ≥ 20,000 events/s) and SIGKILL → new sensor process ready.
     Sensors(up::Args),
+    /// Hot reload: `nerve up --dev PACK`, then edit → live time for an action, a sensor and a
+    /// rule (targets: p50 < 300 ms, each < 1 s).
+    Packs(up::Args),
     /// Nerve scaled out over RabbitMQ (127.0.0.1:5672, guest/guest, a fresh vhost per
     /// deployment): webhook → `core.noop` executions recorded with `nerve server --amqp` and one
     /// worker node, then two, next to the in-process `nerve up` under the same load; event →
@@ -85,6 +91,7 @@ fn main() -> anyhow::Result<()> {
         Suite::Rules(args) => rules::run(&args),
         Suite::Up(args) => up::run(&args),
         Suite::Sensors(args) => up::run_sensors(&args),
+        Suite::Packs(args) => up::run_packs(&args),
         Suite::Amqp(args) => up::run_amqp(&args),
         Suite::Workflows(args) => up::workflows::run(&args),
         Suite::All => {

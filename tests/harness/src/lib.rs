@@ -185,6 +185,16 @@ impl NerveServer {
     /// # Panics
     /// When it does not become ready in time.
     pub fn spawn(binary: &Path, data_dir: &Path, args: &[&str]) -> NerveServer {
+        NerveServer::spawn_until(binary, data_dir, args, "ready ")
+    }
+
+    /// [`NerveServer::spawn`] for any long-running command, waiting for its first stdout line
+    /// that starts with `prefix` (`url` is the rest of that line), e.g. `watching ` for `nerve
+    /// pack install --watch`.
+    ///
+    /// # Panics
+    /// When no such line comes in time.
+    pub fn spawn_until(binary: &Path, data_dir: &Path, args: &[&str], prefix: &str) -> NerveServer {
         use std::io::BufRead as _;
         #[allow(clippy::disallowed_methods)]
         let mut command = Command::new(binary);
@@ -230,7 +240,7 @@ impl NerveServer {
             let left = deadline.saturating_duration_since(Instant::now());
             match lines_rx.recv_timeout(left) {
                 Ok(line) => {
-                    if let Some(url) = line.strip_prefix("ready ") {
+                    if let Some(url) = line.strip_prefix(prefix) {
                         break url.to_owned();
                     }
                 }
@@ -248,7 +258,7 @@ impl NerveServer {
                         .collect::<Vec<_>>()
                         .join("\n");
                     panic!(
-                        "`nerve {}` did not print `ready ...` within {COMMAND_DEADLINE:?}; its log ends:\n{tail}",
+                        "`nerve {}` did not print `{prefix}...` within {COMMAND_DEADLINE:?}; its log ends:\n{tail}",
                         args.join(" ")
                     );
                 }
@@ -382,4 +392,46 @@ pub fn rabbitmqctl(args: &[&str]) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Runs `git ARGS` in `dir` (for tests that install from a repository), with a fixed identity.
+///
+/// # Panics
+/// When git cannot start or fails (its stderr is shown).
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    // Test setup outside Nerve, like starting the binary under test.
+    #[allow(clippy::disallowed_methods)]
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "Nerve tests")
+        .env("GIT_AUTHOR_EMAIL", "tests@example.invalid")
+        .env("GIT_COMMITTER_NAME", "Nerve tests")
+        .env("GIT_COMMITTER_EMAIL", "tests@example.invalid")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run git: {e}"));
+    assert!(
+        output.status.success(),
+        "git {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Copies a directory tree (a fixture pack into a test's temporary directory, to edit it).
+///
+/// # Panics
+/// On any IO error.
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
 }

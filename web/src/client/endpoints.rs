@@ -661,12 +661,52 @@ impl Client {
     /// # Errors
     ///
     /// [`ClientError::Http`] 400 with `details` for a pack with errors.
-    pub async fn register_pack(&self, path: &str) -> Result<PackRegistrationDto, ClientError> {
+    pub async fn register_pack(
+        &self,
+        path: &str,
+        source: Option<&str>,
+    ) -> Result<PackRegistrationDto, ClientError> {
         let body = Self::body(&RegisterPackBody {
             path: path.to_owned(),
+            source: source.map(str::to_owned),
         });
         self.call(Method::POST, "/packs/register", None, Some(&body))
             .await
+    }
+
+    /// A pack's config, secrets masked.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Http`] 404 for an unknown ref.
+    pub async fn pack_config(&self, pack_ref: &str) -> Result<Map<String, Value>, ClientError> {
+        self.call(
+            Method::GET,
+            &format!("/packs/{}/config", encode(pack_ref)),
+            None,
+            None,
+        )
+        .await
+    }
+
+    /// Sets fields of a pack's config; answers the config, secrets masked.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Http`] 400 naming unknown fields or values the schema refuses.
+    pub async fn set_pack_config(
+        &self,
+        pack_ref: &str,
+        values: &Map<String, Value>,
+    ) -> Result<Map<String, Value>, ClientError> {
+        let body = Self::body(values);
+        self.call(
+            Method::PUT,
+            &format!("/packs/{}/config", encode(pack_ref)),
+            None,
+            Some(&body),
+        )
+        .await
     }
 
     /// Removes a pack.

@@ -91,6 +91,10 @@ pub struct DisableRuleBody {
 pub struct RegisterPackBody {
     /// The pack directory on the server's file system.
     pub path: String,
+    /// What to record as the pack's origin (a git URL with its ref, an archive); the
+    /// directory when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// `POST /api/v1/apikeys`.

@@ -4,7 +4,7 @@ use nerve_store::PackRecord;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::platform::{Diagnostic, PackRegistration};
+use crate::platform::{Diagnostic, PackRegistration, ReloadError};
 
 /// An installed pack (StackStorm's `PackAPI` shape plus where it came from).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -40,6 +40,13 @@ pub struct PackDto {
     pub installed_at: String,
     /// Hash of its files.
     pub content_hash: String,
+    /// Its files, relative to the pack directory (`GET /packs/{ref}` only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
+    /// The last install or reload that failed since the last good one: the version shown is
+    /// still the one in force.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reload_error: Option<ReloadError>,
 }
 
 impl From<PackRecord> for PackDto {
@@ -58,6 +65,8 @@ impl From<PackRecord> for PackDto {
             source: record.source,
             installed_at: record.installed_at,
             content_hash: record.content_hash,
+            files: Vec::new(),
+            reload_error: None,
         }
     }
 }

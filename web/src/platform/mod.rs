@@ -25,9 +25,9 @@ use serde_json::{Map, Value};
 use crate::routes::nodes::{DeadLetterDto, QueueDto};
 
 pub use types::{
-    ActionView, Diagnostic, EmitRequest, MetricSample, PackRegistration, RuleSource, RunRequest,
-    SensorExitView, SensorLogLine, SensorRunState, SensorStatusView, SensorTriggerView, SensorView,
-    WebhookTarget,
+    ActionView, Diagnostic, EmitRequest, MetricSample, PackDetails, PackRegistration, ReloadError,
+    RuleSource, RunRequest, SensorExitView, SensorLogLine, SensorRunState, SensorStatusView,
+    SensorTriggerView, SensorView, WebhookTarget,
 };
 
 /// A boxed, `Send` future: what every [`Platform`] method returns.
@@ -242,10 +242,44 @@ pub trait Platform: Send + Sync + 'static {
     fn packs(&self) -> BoxFuture<'_, PlatformResult<Vec<PackRecord>>>;
 
     /// Loads (or reloads) the pack in directory `dir` and registers all its content. A pack with
-    /// any error registers nothing.
+    /// any error registers nothing. `source` is what to record as its origin (a git URL, an
+    /// archive); the directory itself when `None`.
     ///
     /// Errors: `Invalid` with one [`Diagnostic`] per problem (file, line, column, field).
-    fn register_pack(&self, dir: PathBuf) -> BoxFuture<'_, PlatformResult<PackRegistration>>;
+    fn register_pack(
+        &self,
+        dir: PathBuf,
+        source: Option<String>,
+    ) -> BoxFuture<'_, PlatformResult<PackRegistration>>;
+
+    /// A pack's config (schema defaults overlaid with the values set), secrets masked.
+    ///
+    /// Errors: `NotFound` for an unknown pack (the default: no configs).
+    fn pack_config<'a>(
+        &'a self,
+        pack_ref: &'a str,
+    ) -> BoxFuture<'a, PlatformResult<serde_json::Map<String, serde_json::Value>>> {
+        Box::pin(async move { Err(PlatformError::not_found("pack", pack_ref)) })
+    }
+
+    /// Sets fields of a pack's config (validated against its `config.schema.yaml`, secrets
+    /// encrypted at rest); the pack's sensors restart with it. Returns the config, masked.
+    ///
+    /// Errors: `NotFound`, `Invalid` naming each problem.
+    fn set_pack_config<'a>(
+        &'a self,
+        pack_ref: &'a str,
+        values: serde_json::Map<String, serde_json::Value>,
+    ) -> BoxFuture<'a, PlatformResult<serde_json::Map<String, serde_json::Value>>> {
+        let _ = values;
+        Box::pin(async move { Err(PlatformError::not_found("pack", pack_ref)) })
+    }
+
+    /// An installed pack's files and its last failed reload, if any (nothing by default).
+    fn pack_details<'a>(&'a self, pack_ref: &'a str) -> BoxFuture<'a, PackDetails> {
+        let _ = pack_ref;
+        Box::pin(async { PackDetails::default() })
+    }
 
     /// Unregisters a pack and all its content; returns the removed pack.
     ///

@@ -88,6 +88,29 @@ pub struct Diagnostic {
     pub hint: Option<String>,
 }
 
+/// What the platform knows of an installed pack beyond its record.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PackDetails {
+    /// Its files, relative to the pack directory, sorted (hidden entries and `virtualenv/`
+    /// left out, as in the content hash).
+    pub files: Vec<String>,
+    /// The last install or reload of it that failed since the last one that succeeded: the
+    /// version registered before it is still the one in force.
+    pub reload_error: Option<ReloadError>,
+}
+
+/// An install or reload that was refused; the previous version stays in force.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReloadError {
+    /// What failed (`pack `/src/my_pack` does not load`).
+    pub message: String,
+    /// When (RFC 3339).
+    pub at: String,
+    /// The problems, with file, line, column and field.
+    #[serde(default)]
+    pub details: Vec<Diagnostic>,
+}
+
 /// What registering a pack loaded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PackRegistration {

@@ -141,6 +141,18 @@ pub(crate) fn table() -> Vec<Route> {
         ),
         Route::new(Get, "/api/v1/packs/{ref}", Authenticated, packs::get),
         Route::new(Delete, "/api/v1/packs/{ref}", Authenticated, packs::remove),
+        Route::new(
+            Get,
+            "/api/v1/packs/{ref}/config",
+            Authenticated,
+            packs::config,
+        ),
+        Route::new(
+            Put,
+            "/api/v1/packs/{ref}/config",
+            Authenticated,
+            packs::set_config,
+        ),
         // Actions.
         Route::new(Get, "/api/v1/actions", Authenticated, actions::list),
         Route::new(Get, "/api/v1/actions/{ref}", Authenticated, actions::get),

@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
+use serde_json::{Map, Value};
 use utoipa::IntoParams;
 
 use crate::auth::Caller;
@@ -39,7 +40,15 @@ pub(crate) async fn list(
 ) -> AppResult<Paged<PackDto>> {
     let paging = Paging::new(query.limit, query.offset, &caller)?;
     let packs = state.platform.packs().await?;
-    Ok(paging.slice(packs).map(PackDto::from))
+    let mut page = paging.slice(packs).map(PackDto::from);
+    for pack in &mut page.items {
+        pack.reload_error = state
+            .platform
+            .pack_details(&pack.reference)
+            .await
+            .reload_error;
+    }
+    Ok(page)
 }
 
 /// One pack.
@@ -58,12 +67,15 @@ pub(crate) async fn get(
     Path(pack_ref): Path<String>,
 ) -> AppResult<Json<PackDto>> {
     let packs = state.platform.packs().await?;
-    packs
+    let mut pack = packs
         .into_iter()
         .map(PackDto::from)
         .find(|pack| pack.reference == pack_ref)
-        .map(Json)
-        .ok_or_else(|| AppError::not_found("pack", &pack_ref))
+        .ok_or_else(|| AppError::not_found("pack", &pack_ref))?;
+    let details = state.platform.pack_details(&pack_ref).await;
+    pack.files = details.files;
+    pack.reload_error = details.reload_error;
+    Ok(Json(pack))
 }
 
 /// Loads (or reloads) the pack in a directory on the server and registers its content. A pack
@@ -87,7 +99,7 @@ pub(crate) async fn register(
     }
     let registration = state
         .platform
-        .register_pack(PathBuf::from(body.path))
+        .register_pack(PathBuf::from(body.path), body.source)
         .await?;
     Ok(Json(registration.into()))
 }
@@ -110,4 +122,48 @@ pub(crate) async fn remove(
 ) -> AppResult<StatusCode> {
     state.platform.remove_pack(&pack_ref).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A pack's config: its `config.schema.yaml` defaults overlaid with the values set; secrets
+/// masked.
+#[utoipa::path(
+    get,
+    path = "/api/v1/packs/{ref}/config",
+    tag = "packs",
+    params(("ref" = String, Path, description = "Pack ref")),
+    responses(
+        (status = 200, description = "The config", body = Object),
+        (status = 404, description = "No such pack", body = Fault)
+    )
+)]
+pub(crate) async fn config(
+    State(state): State<AppState>,
+    Path(pack_ref): Path<String>,
+) -> AppResult<Json<Map<String, Value>>> {
+    Ok(Json(state.platform.pack_config(&pack_ref).await?))
+}
+
+/// Sets fields of a pack's config (strings are cast to the schema's types; the whole config is
+/// validated against `config.schema.yaml`; `secret` fields are encrypted at rest). The pack's
+/// sensors restart with the new config. Answers the config, secrets masked.
+#[utoipa::path(
+    put,
+    path = "/api/v1/packs/{ref}/config",
+    tag = "packs",
+    params(("ref" = String, Path, description = "Pack ref")),
+    request_body = Object,
+    responses(
+        (status = 200, description = "The config now", body = Object),
+        (status = 400, description = "Unknown field or a value the schema refuses", body = Fault),
+        (status = 404, description = "No such pack", body = Fault)
+    )
+)]
+pub(crate) async fn set_config(
+    State(state): State<AppState>,
+    Path(pack_ref): Path<String>,
+    ApiJson(values): ApiJson<Map<String, Value>>,
+) -> AppResult<Json<Map<String, Value>>> {
+    Ok(Json(
+        state.platform.set_pack_config(&pack_ref, values).await?,
+    ))
 }

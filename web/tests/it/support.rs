@@ -352,7 +352,11 @@ impl Platform for FakePlatform {
         })
     }
 
-    fn register_pack(&self, dir: PathBuf) -> BoxFuture<'_, PlatformResult<PackRegistration>> {
+    fn register_pack(
+        &self,
+        dir: PathBuf,
+        _source: Option<String>,
+    ) -> BoxFuture<'_, PlatformResult<PackRegistration>> {
         Box::pin(async move {
             self.calls().registered.push(dir.clone());
             if !dir.join("pack.yaml").exists() {

@@ -44,6 +44,32 @@ pub fn content_hash(dir: &Path) -> io::Result<String> {
     Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// The files of the pack at `dir` that its content hash covers, relative to it, sorted.
+///
+/// # Errors
+/// A directory that cannot be read.
+pub fn pack_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    collect(dir, Path::new(""), &mut files)?;
+    files.sort();
+    Ok(files)
+}
+
+/// The hex SHA-256 of the bytes of `files`, in the order given (not their paths, so a copy of
+/// the pack elsewhere has the same revision); a file that cannot be read (a built-in sensor's
+/// entry point names no file) counts as its path.
+pub(crate) fn files_hash(files: &[&Path]) -> String {
+    let mut hasher = Sha256::new();
+    for file in files {
+        let bytes =
+            fs::read(file).unwrap_or_else(|_| file.to_string_lossy().into_owned().into_bytes());
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(&bytes);
+    }
+    let digest = hasher.finalize();
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn skipped(name: &str) -> bool {
     name.starts_with('.') || name == "__pycache__" || name == "virtualenv" || name.ends_with(".pyc")
 }

@@ -49,3 +49,19 @@ fn build_artifacts_and_hidden_files_do_not_count() {
         content_hash(used.path()).expect("hash")
     );
 }
+
+#[test]
+fn files_hash_follows_bytes_not_places() {
+    let a = pack(&[("s.yaml", "class_name: S\n"), ("s.py", "v = 1\n")]);
+    let b = pack(&[("s.yaml", "class_name: S\n"), ("s.py", "v = 1\n")]);
+    let revision = |dir: &tempfile::TempDir| {
+        super::files_hash(&[&dir.path().join("s.yaml"), &dir.path().join("s.py")])
+    };
+    assert_eq!(
+        revision(&a),
+        revision(&b),
+        "a copy elsewhere is the same revision"
+    );
+    fs::write(b.path().join("s.py"), "v = 2\n").expect("write");
+    assert_ne!(revision(&a), revision(&b), "an edit is a new revision");
+}

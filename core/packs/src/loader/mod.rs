@@ -89,6 +89,9 @@ pub struct LoadedSensor {
     pub entry_point: PathBuf,
     /// The metadata file.
     pub file: PathBuf,
+    /// Hex SHA-256 of the metadata file and the entry point's bytes: the sensor's code
+    /// revision. A reload that changes it restarts this sensor (and no other).
+    pub revision: String,
 }
 
 /// A trigger type with its schemas compiled.

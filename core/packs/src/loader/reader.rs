@@ -483,10 +483,12 @@ impl PackReader {
                 }
             }
             if let Some(entry_point) = entry_point {
+                let revision = crate::hash::files_hash(&[&file, &entry_point]);
                 sensors.push(LoadedSensor {
                     sensor,
                     entry_point,
                     file,
+                    revision,
                 });
             }
         }

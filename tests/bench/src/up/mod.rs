@@ -10,6 +10,7 @@
 pub(crate) mod amqp;
 mod cluster;
 mod latency;
+mod packs;
 mod poster;
 mod sensors;
 mod server;
@@ -72,6 +73,10 @@ pub(crate) struct Args {
     /// Events one sensor process dispatches per sensor round (target: ≥ 20,000 recorded/s).
     #[arg(long, default_value_t = 100_000)]
     sensor_events: usize,
+    /// Edit-to-live rounds of the `packs` figures (an action, a sensor and a rule saved each
+    /// round; target p50 < 300 ms, each < 1 s).
+    #[arg(long, default_value_t = 10)]
+    reload_rounds: usize,
     /// Shell commands in flight: client posts, the server's `--worker-concurrency`, and the raw
     /// loop's threads.
     #[arg(long, default_value_t = 8)]
@@ -90,6 +95,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     latency::run(&launch, args, &runtime)?;
     shell::run(&launch, args, &runtime)?;
     sensors::run(&launch, args, &runtime)?;
+    packs::run(&launch, args, &runtime)?;
     Ok(())
 }
 
@@ -98,6 +104,14 @@ pub(crate) fn run_sensors(args: &Args) -> anyhow::Result<()> {
     let launch = launch(&args.launch)?;
     let runtime = async_runtime()?;
     sensors::run(&launch, args, &runtime)
+}
+
+/// Only the hot-reload figures (the `packs` suite).
+pub(crate) fn run_packs(args: &Args) -> anyhow::Result<()> {
+    let launch = launch(&args.launch)?;
+    report_machine("packs", &launch);
+    let runtime = async_runtime()?;
+    packs::run(&launch, args, &runtime)
 }
 
 /// The scale-out figures over RabbitMQ (the `amqp` suite).
