@@ -8,7 +8,7 @@ RUN cargo build --release --locked --bin nerve
 
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends python3 ca-certificates git \
+    && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates git \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/target/release/nerve /usr/local/bin/nerve
 ENV NERVE_DATA_DIR=/var/lib/nerve
