@@ -496,6 +496,51 @@ async fn pack_config_is_validated_kept_secret_and_restarts_the_packs_sensors() {
     );
 }
 
+#[tokio::test]
+async fn rules_render_config_context_from_the_actions_pack_config() {
+    let data = tempfile::tempdir().unwrap();
+    let server = NerveServer::start(&binary(), data.path());
+    let api = Api::new(&server);
+    let work = tempfile::tempdir().unwrap();
+    let pack = tiny_pack(work.path(), "cfg", &[]);
+    std::fs::write(
+        pack.join("config.schema.yaml"),
+        "greeting:\n  type: string\n  default: hi from the default\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(pack.join("rules")).unwrap();
+    std::fs::write(
+        pack.join("rules/greet.yaml"),
+        "name: greet\npack: cfg\nenabled: true\ntrigger:\n  type: core.st2.webhook\n  parameters:\n    url: cfg\naction:\n  ref: cfg.say\n  parameters:\n    cmd: \"echo {{ config_context.greeting }}\"\n",
+    )
+    .unwrap();
+    let cli = nerve().with_data_dir(data.path());
+    cli.run(&["pack", "install", pack.to_str().unwrap()])
+        .assert_code(0);
+    let said = async || -> Vec<String> {
+        api.get("/executions?action=cfg.say&limit=100")
+            .await
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["status"] == "succeeded")
+            .filter_map(|e| e["result"]["stdout"].as_str().map(str::to_owned))
+            .collect()
+    };
+    fire(&api, "cfg").await;
+    wait_until("the default greeting", || async {
+        said().await.contains(&"hi from the default".to_owned())
+    })
+    .await;
+    cli.run(&["pack", "config", "cfg", "greeting=hi from the config"])
+        .assert_code(0);
+    fire(&api, "cfg").await;
+    wait_until("the configured greeting", || async {
+        said().await.contains(&"hi from the config".to_owned())
+    })
+    .await;
+}
+
 /// Writes a tiny pack `name` with an action `say` and the given `dependencies`.
 fn tiny_pack(root: &Path, name: &str, dependencies: &[&str]) -> PathBuf {
     let dir = root.join(name);

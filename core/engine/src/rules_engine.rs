@@ -183,9 +183,15 @@ async fn enforce(
         });
     }
     let action_ref = rule.rule.action.action_ref.clone();
+    // `config_context` is the config of the action's pack, as in StackStorm.
+    let config = match action_ref.split_once('.') {
+        Some((pack, _)) => Value::Object(engine.pack_config(pack, true)),
+        None => Value::Null,
+    };
     let rendered = {
         let ctx = RenderContext::new(&record.payload, kv, chrono::Utc::now())
-            .with_action_context(action_context);
+            .with_action_context(action_context)
+            .with_config(&config);
         rule.render_action_parameters(&ctx)
     };
     let (parameters, failure) = match rendered {
