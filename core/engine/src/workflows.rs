@@ -133,6 +133,10 @@ struct Child {
     parameters: Map<String, Value>,
     #[serde(default)]
     delay_secs: u64,
+    /// When a delayed child is due (RFC 3339), recorded with it so a restart waits only
+    /// for what is left of the delay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    not_before: Option<String>,
     /// Its result was fed to the state machine.
     #[serde(default)]
     done: bool,
@@ -380,6 +384,14 @@ async fn advance(engine: &Engine, workflow: &Execution, step: Step) -> Result<()
                             action: task.action.clone(),
                             parameters,
                             delay_secs: task.delay_secs.unwrap_or(0),
+                            not_before: task.delay_secs.filter(|secs| *secs > 0).map(|secs| {
+                                nerve_store::timestamp(
+                                    chrono::Utc::now()
+                                        + chrono::Duration::seconds(
+                                            i64::try_from(secs).unwrap_or(i64::MAX / 1000),
+                                        ),
+                                )
+                            }),
                             done: false,
                         };
                         run.children.push(child.clone());
@@ -672,10 +684,14 @@ async fn create_children(
             now.push(child);
             continue;
         }
+        let delay = remaining_delay(&child, chrono::Utc::now());
+        if delay.is_zero() {
+            now.push(child);
+            continue;
+        }
         let engine = engine.clone();
         let workflow = workflow.clone();
         engine.inner.tasks.clone().spawn(async move {
-            let delay = std::time::Duration::from_secs(child.delay_secs);
             tokio::select! {
                 () = engine.inner.cancel.cancelled() => return,
                 () = tokio::time::sleep(delay) => {}
@@ -686,6 +702,23 @@ async fn create_children(
         });
     }
     create_now(engine, workflow, now).await
+}
+
+/// What is left of a delayed child's delay at `now`: counted from its recorded due time (a
+/// run recovered after a restart waits only for the rest), or its whole delay without one.
+fn remaining_delay(child: &Child, now: chrono::DateTime<chrono::Utc>) -> std::time::Duration {
+    let whole = std::time::Duration::from_secs(child.delay_secs);
+    let Some(due) = child
+        .not_before
+        .as_deref()
+        .and_then(|text| chrono::DateTime::parse_from_rfc3339(text).ok())
+    else {
+        return whole;
+    };
+    (due.with_timezone(&chrono::Utc) - now)
+        .to_std()
+        .unwrap_or_default()
+        .min(whole)
 }
 
 async fn create_now(
@@ -894,3 +927,48 @@ pub(crate) struct RunSlot {
 
 /// Runs in progress, by workflow execution id.
 pub(crate) type RunLocks = HashMap<String, Arc<RunSlot>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delayed(delay_secs: u64, not_before: Option<&str>) -> Child {
+        Child {
+            key: RunKey {
+                instance: 0,
+                item: None,
+                attempt: 1,
+            },
+            id: "child".to_owned(),
+            task: "wait".to_owned(),
+            action: "core.noop".to_owned(),
+            parameters: Map::new(),
+            delay_secs,
+            not_before: not_before.map(str::to_owned),
+            done: false,
+        }
+    }
+
+    #[test]
+    fn a_recovered_delay_waits_only_for_what_is_left() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:10Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let left = remaining_delay(&delayed(30, Some("2026-01-01T00:00:30Z")), now);
+        assert_eq!(left, std::time::Duration::from_secs(20));
+        let past = remaining_delay(&delayed(30, Some("2026-01-01T00:00:05Z")), now);
+        assert_eq!(past, std::time::Duration::ZERO, "due while down: now");
+        let legacy = remaining_delay(&delayed(30, None), now);
+        assert_eq!(
+            legacy,
+            std::time::Duration::from_secs(30),
+            "no due time recorded"
+        );
+        let skewed = remaining_delay(&delayed(30, Some("2026-01-01T01:00:00Z")), now);
+        assert_eq!(
+            skewed,
+            std::time::Duration::from_secs(30),
+            "never more than the delay"
+        );
+    }
+}
