@@ -331,6 +331,14 @@ impl Platform for EnginePlatform {
         Box::pin(async move { self.engine.cancel(execution_id).await.map_err(error) })
     }
 
+    fn key_set<'a>(&'a self, outcome: &'a nerve_store::KvSetOutcome) -> BoxFuture<'a, ()> {
+        Box::pin(self.engine.key_set(outcome))
+    }
+
+    fn key_deleted<'a>(&'a self, pair: &'a nerve_store::KvPair) -> BoxFuture<'a, ()> {
+        Box::pin(self.engine.key_deleted(pair))
+    }
+
     fn inquiries(&self) -> BoxFuture<'_, PlatformResult<Vec<Execution>>> {
         Box::pin(async move { self.engine.inquiries().map_err(error) })
     }

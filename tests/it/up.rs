@@ -197,3 +197,62 @@ async fn python_action_uses_the_datastore_and_secrets_stay_masked() {
         "the secret is in the server log"
     );
 }
+
+#[tokio::test]
+async fn datastore_writes_fire_key_value_pair_triggers() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = NerveServer::start(&binary(), dir.path());
+    let api = Api::new(&server);
+    let rule = json!({
+        "name": "on_value_change",
+        "pack": "default",
+        "enabled": true,
+        "trigger": {"type": "core.st2.key_value_pair.value_change"},
+        "criteria": {"trigger.new_object.name": {"type": "equals", "pattern": "watched"}},
+        "action": {
+            "ref": "core.local",
+            "parameters": {"cmd": "echo {{ trigger.old_object.value }}-{{ trigger.new_object.value }}"}
+        },
+    });
+    assert!(api.post("/rules", rule).await.status().is_success());
+    let deleted = json!({
+        "name": "on_delete",
+        "pack": "default",
+        "enabled": true,
+        "trigger": {"type": "core.st2.key_value_pair.delete"},
+        "action": {"ref": "core.local", "parameters": {"cmd": "echo gone {{ trigger.object.name }}"}},
+    });
+    assert!(api.post("/rules", deleted).await.status().is_success());
+    let set = |value: &'static str| {
+        let api = &api;
+        async move {
+            let response = api.put("/keys/watched", json!({"value": value})).await;
+            assert!(response.status().is_success());
+        }
+    };
+    set("a").await;
+    set("a").await;
+    set("b").await;
+    api.delete("/keys/watched?scope=system").await;
+    let outputs = async || -> Vec<String> {
+        let mut outputs: Vec<String> = api
+            .get("/executions?action=core.local&status=succeeded")
+            .await
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["result"]["stdout"].as_str().map(str::to_owned))
+            .collect();
+        outputs.sort();
+        outputs
+    };
+    wait_until("the value change and the delete", || async {
+        outputs().await.len() >= 2
+    })
+    .await;
+    assert_eq!(
+        outputs().await,
+        ["a-b", "gone watched"],
+        "the first set created the key, the second changed nothing"
+    );
+}

@@ -19,6 +19,7 @@ mod error;
 mod ingest;
 mod inquiries;
 mod kv;
+mod kv_triggers;
 mod node;
 mod nodes;
 mod pack_config;

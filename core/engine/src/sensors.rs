@@ -113,20 +113,30 @@ pub(crate) async fn run_kv(engine: &Engine, op: KvOp) -> Result<Value, String> {
             value,
             ttl,
             secret,
-        } => kv
-            .set(&KvWrite {
+        } => {
+            let write = KvWrite {
                 scope: KvScope::System,
                 name: key,
                 value,
                 secret,
                 ttl_seconds: ttl,
-            })
-            .await
-            .map(|_| Value::Bool(true)),
-        KvOp::Delete { key } => kv
-            .delete(KvScope::System, &key)
-            .await
-            .map(|old| Value::Bool(old.is_some())),
+            };
+            match kv.set(&write).await {
+                Ok(outcome) => {
+                    engine.key_set(&outcome).await;
+                    Ok(Value::Bool(true))
+                }
+                Err(error) => Err(error),
+            }
+        }
+        KvOp::Delete { key } => match kv.delete(KvScope::System, &key).await {
+            Ok(Some(old)) => {
+                engine.key_deleted(&old).await;
+                Ok(Value::Bool(true))
+            }
+            Ok(None) => Ok(Value::Bool(false)),
+            Err(error) => Err(error),
+        },
         KvOp::List {
             prefix,
             limit,

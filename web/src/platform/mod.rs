@@ -184,6 +184,18 @@ pub trait Platform: Send + Sync + 'static {
         })
     }
 
+    /// A key was written through the API (datastore triggers follow).
+    fn key_set<'a>(&'a self, outcome: &'a nerve_store::KvSetOutcome) -> BoxFuture<'a, ()> {
+        let _ = outcome;
+        Box::pin(async {})
+    }
+
+    /// A key was deleted through the API.
+    fn key_deleted<'a>(&'a self, pair: &'a nerve_store::KvPair) -> BoxFuture<'a, ()> {
+        let _ = pair;
+        Box::pin(async {})
+    }
+
     /// The inquiries waiting for a response, newest first.
     fn inquiries(&self) -> BoxFuture<'_, PlatformResult<Vec<Execution>>> {
         Box::pin(async { Ok(Vec::new()) })

@@ -209,6 +209,7 @@ pub(crate) async fn set(
         ttl_seconds: body.ttl,
     };
     let outcome = state.store.kv().set(&write).await?;
+    state.platform.key_set(&outcome).await;
     Ok(Json(KeyDto::from_pair(outcome.new, false)))
 }
 
@@ -239,7 +240,10 @@ pub(crate) async fn delete(
         .delete(scope, &stored_name(scope, &owner, &name))
         .await?
     {
-        Some(_) => Ok(StatusCode::NO_CONTENT),
+        Some(old) => {
+            state.platform.key_deleted(&old).await;
+            Ok(StatusCode::NO_CONTENT)
+        }
         None => Err(AppError::not_found("key", &name)),
     }
 }
