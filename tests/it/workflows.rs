@@ -17,6 +17,12 @@ async fn start() -> (tempfile::TempDir, NerveServer, Api) {
 
 /// Runs `action` and waits for its final status; returns the execution.
 async fn run(api: &Api, action: &str, parameters: Value) -> Value {
+    let id = start_execution(api, action, parameters).await;
+    wait_for_final(api, &id).await
+}
+
+/// Requests an execution of `action`; returns its id.
+async fn start_execution(api: &Api, action: &str, parameters: Value) -> String {
     let response = api
         .post(
             "/executions",
@@ -24,11 +30,10 @@ async fn run(api: &Api, action: &str, parameters: Value) -> Value {
         )
         .await;
     assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
-    let id = response.json::<Value>().await.unwrap()["id"]
+    response.json::<Value>().await.unwrap()["id"]
         .as_str()
         .unwrap()
-        .to_owned();
-    wait_for_final(api, &id).await
+        .to_owned()
 }
 
 async fn wait_for_final(api: &Api, id: &str) -> Value {
@@ -43,17 +48,7 @@ async fn wait_for_final(api: &Api, id: &str) -> Value {
 
 /// Starts `action` and waits until its first task is running; returns the workflow's id.
 async fn start_until_first_task_runs(api: &Api, action: &str, parameters: Value) -> String {
-    let response = api
-        .post(
-            "/executions",
-            json!({"action": action, "parameters": parameters}),
-        )
-        .await;
-    assert_eq!(response.status(), 201);
-    let id = response.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = start_execution(api, action, parameters).await;
     wait_until("the first task runs", || async {
         let workflow = api.get(&format!("/executions/{id}")).await;
         match workflow["children"][0].as_str() {
@@ -294,14 +289,7 @@ async fn trace_shows_the_workflow_with_each_task_under_it_and_timings() {
 #[tokio::test]
 async fn an_inquiry_holds_the_workflow_until_a_valid_response_arrives() {
     let (dir, _server, api) = start().await;
-    let response = api
-        .post("/executions", json!({"action": "workflows.approval"}))
-        .await;
-    assert_eq!(response.status(), 201);
-    let workflow_id = response.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let workflow_id = start_execution(&api, "workflows.approval", json!({})).await;
     let cli = nerve().with_data_dir(dir.path());
     let mut inquiry_id = String::new();
     wait_until("the inquiry waits", || {
@@ -497,22 +485,7 @@ async fn workflow_resumes_after_a_sigkill_with_each_task_run_once() {
     let server = NerveServer::start(&binary(), dir.path());
     let api = Api::new(&server);
     api.install_pack(&fixture("packs/workflows")).await;
-    let response = api
-        .post("/executions", json!({"action": "workflows.resumable"}))
-        .await;
-    assert_eq!(response.status(), 201);
-    let id = response.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    wait_until("the first task runs", || async {
-        let workflow = api.get(&format!("/executions/{id}")).await;
-        match workflow["children"][0].as_str() {
-            Some(child) => api.get(&format!("/executions/{child}")).await["status"] == "running",
-            None => false,
-        }
-    })
-    .await;
+    let id = start_until_first_task_runs(&api, "workflows.resumable", json!({})).await;
     server.kill();
 
     let server = NerveServer::start(&binary(), dir.path());

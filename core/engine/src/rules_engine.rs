@@ -183,10 +183,13 @@ async fn enforce(
         });
     }
     let action_ref = rule.rule.action.action_ref.clone();
-    // `config_context` is the config of the action's pack, as in StackStorm.
+    // `config_context` is the config of the action's pack, as in StackStorm; read only for
+    // rules that use it (it is a datastore scan with decryption, on the event path).
     let config = match action_ref.split_once('.') {
-        Some((pack, _)) => Value::Object(engine.pack_config(pack, true)),
-        None => Value::Null,
+        Some((pack, _)) if rule.uses_config_context() => {
+            Value::Object(engine.pack_config(pack, true))
+        }
+        _ => Value::Null,
     };
     let rendered = {
         let ctx = RenderContext::new(&record.payload, kv, chrono::Utc::now())

@@ -76,6 +76,8 @@ pub struct CompiledRule {
     trigger_key: String,
     criteria: Vec<CompiledCriterion>,
     parameters: Vec<(String, Parameter)>,
+    /// Some action parameter mentions `config_context` (the pack config is needed to render).
+    uses_config: bool,
     templates: TemplateSet,
 }
 
@@ -157,7 +159,13 @@ impl CompiledRule {
                 (name.clone(), parameter)
             })
             .collect();
+        let uses_config = rule
+            .action
+            .parameters
+            .values()
+            .any(|value| mentions(value, "config_context"));
         let compiled = CompiledRule {
+            uses_config,
             enabled: rule.enabled,
             backstop: rule.kind == RuleKind::Backstop,
             rule_ref: rule.rule_ref(),
@@ -168,6 +176,16 @@ impl CompiledRule {
             templates,
         };
         (compiled, problems)
+    }
+}
+
+/// Whether a string anywhere in `value` contains `word`.
+fn mentions(value: &Value, word: &str) -> bool {
+    match value {
+        Value::String(text) => text.contains(word),
+        Value::Array(items) => items.iter().any(|item| mentions(item, word)),
+        Value::Object(map) => map.values().any(|item| mentions(item, word)),
+        _ => false,
     }
 }
 
@@ -307,6 +325,12 @@ impl CompiledRule {
             reason,
             criteria,
         }
+    }
+
+    /// Whether an action parameter mentions `config_context`: only then does rendering need
+    /// the pack config.
+    pub fn uses_config_context(&self) -> bool {
+        self.uses_config
     }
 
     /// Renders the action parameters for the event in `ctx` (st2-rule-tester semantics):

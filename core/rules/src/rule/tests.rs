@@ -115,6 +115,17 @@ fn action_parameters_render_as_strings() {
 }
 
 #[test]
+fn rules_say_whether_they_need_the_pack_config() {
+    let (nested, _) = compile(
+        json!({}),
+        json!({"a": {"b": ["x", "{{ config_context.region }}"]}}),
+    );
+    assert!(nested.uses_config_context());
+    let (plain, _) = compile(json!({}), json!({"cmd": "echo {{ trigger.msg }}", "n": 1}));
+    assert!(!plain.uses_config_context());
+}
+
+#[test]
 fn action_parameter_errors_name_the_parameter() {
     let (compiled, _) = compile(json!({}), json!({"a": {"b": ["{{ trigger.missing }}"]}}));
     let payload = json!({"x": 1});
