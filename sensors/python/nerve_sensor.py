@@ -586,6 +586,30 @@ class SensorService(object):
                 "payload for trigger %s is not JSON-serializable: %s" % (message["trigger"], error)
             )
 
+    def dispatch_checked(self, trigger, payload=None, trace_tag=None, timeout=None):
+        """Nerve extension: dispatches and waits until the host has recorded the event.
+
+        Returns the id of the recorded trigger instance. Raises ``DatastoreError`` when the
+        host refused the event (the message says why) and ``DatastoreTimeout`` when no answer
+        came in time (then whether it was recorded is unknown). A sensor that must not lose
+        an event it has marked as sent (a cursor, a seen-set) marks it only after this returns.
+        StackStorm has no such call; a sensor meant for both checks with
+        ``getattr(sensor_service, "dispatch_checked", None)``.
+        """
+        if payload is None:
+            payload = {}
+        if not isinstance(payload, dict):
+            raise TypeError(
+                "payload must be a dict, got %s: %r" % (type(payload).__name__, payload)
+            )
+        message = {"type": "dispatch", "trigger": _trigger_ref(trigger), "payload": payload}
+        if trace_tag:
+            message["trace_tag"] = str(trace_tag)
+        value = self._requests.call(message, timeout=timeout)
+        if isinstance(value, dict):
+            return value.get("trigger_instance")
+        return value
+
     # Datastore methods
 
     def list_values(self, local=True, prefix=None, limit=None, offset=None):

@@ -548,6 +548,37 @@ class DispatchTest(SensorTestCase):
         self.assertIn("tests.strict", log["message"])
         self.assertIn("`count` must be an integer", log["message"])
 
+    def test_dispatch_checked_waits_for_the_host_and_reports_a_refusal(self):
+        host = self.start(with_stubs("""
+            import time
+            from st2reactor.sensor.base import Sensor
+
+
+            class S(Sensor):
+                def run(self):
+                    service = self.sensor_service
+                    instance = service.dispatch_checked("tests.ok", {"n": 1}, trace_tag="t-1")
+                    service.dispatch("tests.result", {"instance": instance})
+                    try:
+                        service.dispatch_checked("tests.strict", {"n": "x"})
+                    except Exception as error:
+                        service.dispatch("tests.result", {"refused": str(error)})
+                    while True:
+                        time.sleep(1)
+            """))
+        host.expect("ready")
+        event = host.expect_dispatch("tests.ok")
+        self.assertEqual(event["trace_tag"], "t-1")
+        self.assertIn("id", event, "a checked dispatch asks for a reply")
+        host.send({"type": "reply", "id": event["id"], "ok": True,
+                   "value": {"trigger_instance": "ti-42"}})
+        self.assertEqual(host.expect_dispatch("tests.result")["payload"], {"instance": "ti-42"})
+        event = host.expect_dispatch("tests.strict")
+        host.send({"type": "rejected", "trigger": "tests.strict", "reason": "bad n",
+                   "id": event["id"]})
+        refused = host.expect_dispatch("tests.result")["payload"]["refused"]
+        self.assertIn("bad n", refused)
+
 
 class StdoutTest(SensorTestCase):
     def test_user_output_goes_to_stderr(self):
