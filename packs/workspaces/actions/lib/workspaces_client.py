@@ -1,0 +1,147 @@
+"""A small Workspaces REST client (urllib only) shared by the workspaces pack's actions.
+
+The contract is ours (nrao.md B4): create (idempotent per external_ref), submit, poll until a
+terminal state. Errors follow B4's table: connection errors, 502, 503 and 504 are retried
+`max_http_retries` times (1, 2, 4 s); 429 and 503 with Retry-After wait as told (counted against
+the action's timeout, not the retries); other 4xx fail at once with the status and body.
+"""
+
+import json
+import random
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+TERMINAL = ("Complete", "Failed", "Cancelled")
+RETRIED_STATUSES = (502, 503, 504)
+
+
+class WorkspacesError(Exception):
+    """A request failed for good; `status` and `body` say how (status None: no answer)."""
+
+    def __init__(self, message, status=None, body=None):
+        super(WorkspacesError, self).__init__(message)
+        self.status = status
+        self.body = body
+
+    def to_result(self):
+        return {"error": str(self), "status": self.status, "body": self.body}
+
+
+class Deadline(object):
+    def __init__(self, seconds):
+        self.end = time.monotonic() + max(0.0, float(seconds))
+
+    def left(self):
+        return self.end - time.monotonic()
+
+    def passed(self):
+        return self.left() <= 0
+
+
+def not_configured():
+    return WorkspacesError(
+        "the workspaces pack has no base_url; set it with "
+        "`nerve pack config workspaces base_url=https://...`"
+    )
+
+
+class WorkspacesClient(object):
+    def __init__(self, config, max_http_retries=3, deadline=None, logger=None, sleep=time.sleep):
+        base_url = (config.get("base_url") or "").strip().rstrip("/")
+        if not base_url:
+            raise not_configured()
+        if not (base_url.startswith("http://") or base_url.startswith("https://")):
+            raise WorkspacesError(
+                "the workspaces pack's base_url must be an http:// or https:// URL, not %r" % base_url
+            )
+        self.base_url = base_url
+        self.timeout_s = float(config.get("timeout_s") or 30)
+        self.token = config.get("auth_token") or None
+        self.max_http_retries = max(0, int(max_http_retries))
+        self.deadline = deadline or Deadline(86400)
+        self.logger = logger
+        self.sleep = sleep
+
+    def _log(self, message, *args):
+        if self.logger is not None:
+            self.logger.warning(message, *args)
+
+    def call(self, method, path, body=None, raw=None, accept=(200, 201, 202)):
+        """`(status, json)` of one request, with B4's retries."""
+        url = self.base_url + path
+        data = None
+        headers = {"Accept": "application/json"}
+        if self.token:
+            headers["Authorization"] = "Bearer %s" % self.token
+        if raw is not None:
+            data = raw.encode("utf-8")
+            headers["Content-Type"] = "text/plain; charset=utf-8"
+        elif body is not None:
+            data = json.dumps(body).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        failures = 0
+        while True:
+            request = urllib.request.Request(url, data=data, headers=headers, method=method)
+            wait = None
+            try:
+                timeout = max(1.0, min(self.timeout_s, self.deadline.left()))
+                with urllib.request.urlopen(request, timeout=timeout) as response:
+                    text = response.read().decode("utf-8", "replace")
+                    status = response.status
+                return status, (json.loads(text) if text.strip() else {})
+            except urllib.error.HTTPError as error:
+                text = error.read().decode("utf-8", "replace")[:2000]
+                retry_after = error.headers.get("Retry-After") if error.headers else None
+                if error.code in (429, 503) and retry_after:
+                    try:
+                        wait = float(retry_after)
+                    except ValueError:
+                        wait = None
+                if wait is not None:
+                    self._log("%s %s answered %s; waiting %ss as told", method, path, error.code, wait)
+                elif error.code in RETRIED_STATUSES and failures < self.max_http_retries:
+                    wait = 2 ** failures
+                    failures += 1
+                    self._log("%s %s answered %s; retry %d in %ss", method, path, error.code, failures, wait)
+                else:
+                    try:
+                        detail = json.loads(text)
+                    except ValueError:
+                        detail = text
+                    message = detail.get("error") if isinstance(detail, dict) else None
+                    raise WorkspacesError(
+                        "%s %s answered %s: %s" % (method, url, error.code, message or text),
+                        status=error.code,
+                        body=detail,
+                    )
+            except (urllib.error.URLError, OSError) as error:
+                reason = getattr(error, "reason", error)
+                if failures >= self.max_http_retries:
+                    raise WorkspacesError("%s %s failed: %s" % (method, url, reason))
+                wait = 2 ** failures
+                failures += 1
+                self._log("%s %s failed (%s); retry %d in %ss", method, path, reason, failures, wait)
+            if self.deadline.left() < wait:
+                raise WorkspacesError(
+                    "%s %s: no answer before the action's timeout" % (method, url), status=None
+                )
+            self.sleep(wait)
+
+    def wait_terminal(self, path, state_of, poll_interval_s):
+        """Polls `path` until `state_of(body)` is terminal; returns (body, timed_out)."""
+        body = None
+        while True:
+            _, body = self.call("GET", path)
+            if state_of(body) in TERMINAL:
+                return body, False
+            left = self.deadline.left()
+            if left <= 0:
+                return body, True
+            pause = poll_interval_s * random.uniform(0.9, 1.1)
+            self.sleep(max(0.01, min(pause, left)))
+
+
+def quote(text):
+    return urllib.parse.quote(str(text), safe="")
