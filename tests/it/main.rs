@@ -4,6 +4,7 @@
 
 mod api;
 mod cli;
+mod observatory;
 mod pack_init;
 mod pack_validate;
 mod packs_live;

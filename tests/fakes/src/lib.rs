@@ -65,6 +65,16 @@ pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response 
     (status, axum::Json(json!({"error": message.into()}))).into_response()
 }
 
+/// An error answer, small enough to return in a `Result`: rendered by [`error`].
+#[derive(Debug)]
+pub(crate) struct Problem(pub(crate) StatusCode, pub(crate) String);
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        error(self.0, self.1)
+    }
+}
+
 /// RFC 3339 with seconds and a `Z`, as the fakes write times.
 pub(crate) fn rfc3339(time: chrono::DateTime<chrono::Utc>) -> String {
     time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)

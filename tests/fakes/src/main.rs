@@ -15,7 +15,11 @@ use nerve_fakes::workspaces::{CapabilityConfig, DEFAULT_CAPABILITIES};
 use nerve_fakes::{alma, workspaces};
 
 #[derive(Debug, Parser)]
-#[command(name = "nerve-fakes", version, about = "Fake ALMA archive and Workspaces services (loopback only)")]
+#[command(
+    name = "nerve-fakes",
+    version,
+    about = "Fake ALMA archive and Workspaces services (loopback only)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

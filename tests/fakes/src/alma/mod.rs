@@ -30,7 +30,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::faults::{self, Faults};
-use crate::{FaultSettings, error, lock, parse_time, rfc3339};
+use crate::{FaultSettings, Problem, error, lock, parse_time, rfc3339};
 
 #[cfg(test)]
 mod tests;
@@ -266,7 +266,11 @@ impl Archive {
     }
 }
 
-fn time_or(text: Option<&str>, default: DateTime<Utc>, field: &str) -> Result<DateTime<Utc>, String> {
+fn time_or(
+    text: Option<&str>,
+    default: DateTime<Utc>,
+    field: &str,
+) -> Result<DateTime<Utc>, String> {
     match text {
         None => Ok(default),
         Some(text) => parse_time(text)
@@ -316,7 +320,7 @@ const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 1000;
 
 /// The position after which a page starts: `<RFC 3339>|<id>`.
-fn parse_token(token: Option<&str>) -> Result<Option<(DateTime<Utc>, String)>, Response> {
+fn parse_token(token: Option<&str>) -> Result<Option<(DateTime<Utc>, String)>, Problem> {
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         return Ok(None);
     };
@@ -324,30 +328,32 @@ fn parse_token(token: Option<&str>) -> Result<Option<(DateTime<Utc>, String)>, R
         .split_once('|')
         .and_then(|(time, id)| Some((parse_time(time)?, id.to_owned())));
     parsed.map(Some).ok_or_else(|| {
-        error(
+        Problem(
             StatusCode::BAD_REQUEST,
             format!("`page_token` `{token}` is not one this archive gave out"),
         )
     })
 }
 
-fn since(text: Option<&str>, name: &str) -> Result<Option<DateTime<Utc>>, Response> {
+fn since(text: Option<&str>, name: &str) -> Result<Option<DateTime<Utc>>, Problem> {
     match text {
         None | Some("") => Ok(None),
         Some(text) => parse_time(text).map(Some).ok_or_else(|| {
-            error(
+            Problem(
                 StatusCode::BAD_REQUEST,
-                format!("`{name}` must be an RFC 3339 time like `2024-05-01T12:00:00Z`, not `{text}`"),
+                format!(
+                    "`{name}` must be an RFC 3339 time like `2024-05-01T12:00:00Z`, not `{text}`"
+                ),
             )
         }),
     }
 }
 
-fn limit(limit: Option<usize>) -> Result<usize, Response> {
+fn limit(limit: Option<usize>) -> Result<usize, Problem> {
     match limit {
         None => Ok(DEFAULT_LIMIT),
         Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-        Some(n) => Err(error(
+        Some(n) => Err(Problem(
             StatusCode::BAD_REQUEST,
             format!("`limit` must be between 1 and {MAX_LIMIT}, not {n}"),
         )),
@@ -433,11 +439,11 @@ async fn list_execblocks(
             })
             .map(|eb| ((eb.status_time, eb.asdm_uid.clone()), execblock_json(eb)))
             .collect();
-        Ok::<_, Response>(page(rows, after, limit))
+        Ok::<_, Problem>(page(rows, after, limit))
     })();
     match result {
         Ok(body) => Json(body).into_response(),
-        Err(response) => response,
+        Err(problem) => problem.into_response(),
     }
 }
 
@@ -457,11 +463,11 @@ async fn list_calibrations(
             .filter(|c| since.is_none_or(|since| c.delivered_at >= since))
             .map(|c| ((c.delivered_at, c.mous_uid.clone()), calibration_json(c)))
             .collect();
-        Ok::<_, Response>(page(rows, after, limit))
+        Ok::<_, Problem>(page(rows, after, limit))
     })();
     match result {
         Ok(body) => Json(body).into_response(),
-        Err(response) => response,
+        Err(problem) => problem.into_response(),
     }
 }
 
@@ -653,7 +659,13 @@ async fn stats(State(archive): State<Arc<Archive>>) -> Response {
 /// comments, dated a few minutes before `now`.
 pub fn demo_seed(now: DateTime<Utc>) -> Seed {
     let at = |minutes: i64| Some(rfc3339(now - Duration::minutes(minutes)));
-    let eb = |uid: &str, mous: &str, project: &str, qa0: &str, minutes: i64, band: u8, calibration: &str| {
+    let eb = |uid: &str,
+              mous: &str,
+              project: &str,
+              qa0: &str,
+              minutes: i64,
+              band: u8,
+              calibration: &str| {
         ExecBlockSeed {
             asdm_uid: uid.to_owned(),
             mous_uid: Some(mous.to_owned()),
@@ -671,17 +683,81 @@ pub fn demo_seed(now: DateTime<Utc>) -> Seed {
     let large_mous = "uid://A001/X1284/X265f";
     Seed {
         execblocks: vec![
-            eb("uid://A002/Xc7111c/X3979", large_mous, large, "Pass", 50, 6, "Ready"),
-            eb("uid://A002/Xc7111c/X409e", large_mous, large, "Pass", 45, 6, "Ready"),
-            eb("uid://A002/Xc7111c/X86a7", large_mous, large, "Pass", 40, 6, "Ready"),
-            eb("uid://A002/Xc72427/X2dfe", large_mous, large, "SemiPass", 35, 6, "Ready"),
-            eb("uid://A002/X1003af4/X75a3", "uid://A001/X3571/X130", "2022.A.00001.S", "Pass", 30, 3, "Ready"),
+            eb(
+                "uid://A002/Xc7111c/X3979",
+                large_mous,
+                large,
+                "Pass",
+                50,
+                6,
+                "Ready",
+            ),
+            eb(
+                "uid://A002/Xc7111c/X409e",
+                large_mous,
+                large,
+                "Pass",
+                45,
+                6,
+                "Ready",
+            ),
+            eb(
+                "uid://A002/Xc7111c/X86a7",
+                large_mous,
+                large,
+                "Pass",
+                40,
+                6,
+                "Ready",
+            ),
+            eb(
+                "uid://A002/Xc72427/X2dfe",
+                large_mous,
+                large,
+                "SemiPass",
+                35,
+                6,
+                "Ready",
+            ),
+            eb(
+                "uid://A002/X1003af4/X75a3",
+                "uid://A001/X3571/X130",
+                "2022.A.00001.S",
+                "Pass",
+                30,
+                3,
+                "Ready",
+            ),
             // Invented EB UID for a real project and MOUS; already calibrated.
-            eb("uid://A002/Xd0a1f3/X1b2c", "uid://A001/X133d/X169f", "2018.1.00879.S", "Pass", 25, 7, "Calibrated"),
+            eb(
+                "uid://A002/Xd0a1f3/X1b2c",
+                "uid://A001/X133d/X169f",
+                "2018.1.00879.S",
+                "Pass",
+                25,
+                7,
+                "Calibrated",
+            ),
             // Invented project and UIDs: a SemiPass EB whose calibration was done by hand.
-            eb("uid://A002/Xe1234a/X5b7", "uid://A001/X1465/X2a0", "2019.1.01234.S", "SemiPass", 20, 6, "Ready"),
+            eb(
+                "uid://A002/Xe1234a/X5b7",
+                "uid://A001/X1465/X2a0",
+                "2019.1.01234.S",
+                "SemiPass",
+                20,
+                6,
+                "Ready",
+            ),
             // A QA0 Fail: never offered for ingestion.
-            eb("uid://A002/Xe1234a/X5c1", "uid://A001/X1465/X2a0", "2019.1.01234.S", "Fail", 15, 6, "Ready"),
+            eb(
+                "uid://A002/Xe1234a/X5c1",
+                "uid://A001/X1465/X2a0",
+                "2019.1.01234.S",
+                "Fail",
+                15,
+                6,
+                "Ready",
+            ),
         ],
         calibrations: vec![
             CalibrationSeed {

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::faults::{self, Faults};
-use crate::{FaultSettings, error, lock, rfc3339};
+use crate::{FaultSettings, Problem, error, lock, rfc3339};
 
 #[cfg(test)]
 mod tests;
@@ -344,14 +344,17 @@ impl Workspaces {
         if request.state != "Running" {
             return;
         }
-        let failed = state.workflows.get(&request.workflow_name).is_some_and(|w| {
-            w.config.outcome == "Failed"
-                || matches_any(
-                    &w.config.fail_values,
-                    request.external_ref.as_deref(),
-                    &request.argument,
-                )
-        });
+        let failed = state
+            .workflows
+            .get(&request.workflow_name)
+            .is_some_and(|w| {
+                w.config.outcome == "Failed"
+                    || matches_any(
+                        &w.config.fail_values,
+                        request.external_ref.as_deref(),
+                        &request.argument,
+                    )
+            });
         let outcome = if failed { "Failed" } else { "Complete" };
         if let Some(stored) = state.workflow_requests.get_mut(&request_id) {
             stored.state = outcome;
@@ -387,7 +390,10 @@ pub fn router(workspaces: Arc<Workspaces>) -> Router {
             "/workflows/{name}/requests/{id}/files/{filename}",
             put(put_file),
         )
-        .route("/workflows/{name}/requests/{id}/submit", post(submit_workflow))
+        .route(
+            "/workflows/{name}/requests/{id}/submit",
+            post(submit_workflow),
+        )
         .route("/workflows/requests/{id}", get(get_workflow))
         .route("/workflows/requests/{id}/abort", post(abort_workflow))
         .route("/_test/capabilities/{name}", post(configure_capability))
@@ -451,9 +457,9 @@ fn workflow_json(request: &WfRequest) -> Value {
     })
 }
 
-fn parse_id(text: &str) -> Result<u64, Response> {
+fn parse_id(text: &str) -> Result<u64, Problem> {
     text.parse().map_err(|_| {
-        error(
+        Problem(
             StatusCode::BAD_REQUEST,
             format!("`{text}` is not a request id (a number)"),
         )
@@ -491,7 +497,10 @@ async fn create_request(
     };
     let parameters = body.parameters.unwrap_or_else(|| Value::Object(Map::new()));
     if !parameters.is_object() {
-        return error(StatusCode::UNPROCESSABLE_ENTITY, "`parameters` must be an object");
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "`parameters` must be an object",
+        );
     }
     let mut state = lock(&ws.state);
     state.creates += 1;
@@ -538,7 +547,7 @@ async fn create_request(
 async fn submit_request(State(ws): Shared, Path(id): Path<String>) -> Response {
     let id = match parse_id(&id) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(problem) => return problem.into_response(),
     };
     let mut state = lock(&ws.state);
     state.submits += 1;
@@ -578,7 +587,7 @@ async fn submit_request(State(ws): Shared, Path(id): Path<String>) -> Response {
 async fn get_request(State(ws): Shared, Path(id): Path<String>) -> Response {
     let id = match parse_id(&id) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(problem) => return problem.into_response(),
     };
     let state = lock(&ws.state);
     match state.requests.get(&id) {
@@ -590,7 +599,7 @@ async fn get_request(State(ws): Shared, Path(id): Path<String>) -> Response {
 async fn get_execution(State(ws): Shared, Path(id): Path<String>) -> Response {
     let id = match parse_id(&id) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(problem) => return problem.into_response(),
     };
     let state = lock(&ws.state);
     let execution = state
@@ -607,7 +616,7 @@ async fn get_execution(State(ws): Shared, Path(id): Path<String>) -> Response {
 async fn cancel_request(State(ws): Shared, Path(id): Path<String>) -> Response {
     let id = match parse_id(&id) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(problem) => return problem.into_response(),
     };
     let mut state = lock(&ws.state);
     let Some(request) = state.requests.get_mut(&id) else {
@@ -664,7 +673,10 @@ async fn create_workflow(
     };
     let argument = body.argument.unwrap_or_else(|| Value::Object(Map::new()));
     if !argument.is_object() {
-        return error(StatusCode::UNPROCESSABLE_ENTITY, "`argument` must be an object");
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "`argument` must be an object",
+        );
     }
     let mut state = lock(&ws.state);
     state.creates += 1;
@@ -708,8 +720,7 @@ async fn create_workflow(
     };
     let body_json = workflow_json(&request);
     state.workflow_requests.insert(id, request);
-    if let (Some(reference), Some(workflow)) = (body.external_ref, state.workflows.get_mut(&name))
-    {
+    if let (Some(reference), Some(workflow)) = (body.external_ref, state.workflows.get_mut(&name)) {
         workflow.refs.insert(reference, id);
     }
     (StatusCode::CREATED, Json(body_json)).into_response()
@@ -722,7 +733,7 @@ async fn put_file(
 ) -> Response {
     let id = match parse_id(&id) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(problem) => return problem.into_response(),
     };
     let mut state = lock(&ws.state);
     match state.workflow_requests.get_mut(&id) {
@@ -740,13 +751,10 @@ async fn put_file(
     }
 }
 
-async fn submit_workflow(
-    State(ws): Shared,
-    Path((name, id)): Path<(String, String)>,
-) -> Response {
+async fn submit_workflow(State(ws): Shared, Path((name, id)): Path<(String, String)>) -> Response {
     let id = match parse_id(&id) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(problem) => return problem.into_response(),
     };
     let mut state = lock(&ws.state);
     state.submits += 1;
@@ -787,7 +795,7 @@ async fn submit_workflow(
 async fn get_workflow(State(ws): Shared, Path(id): Path<String>) -> Response {
     let id = match parse_id(&id) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(problem) => return problem.into_response(),
     };
     let state = lock(&ws.state);
     match state.workflow_requests.get(&id) {
@@ -799,7 +807,7 @@ async fn get_workflow(State(ws): Shared, Path(id): Path<String>) -> Response {
 async fn abort_workflow(State(ws): Shared, Path(id): Path<String>) -> Response {
     let id = match parse_id(&id) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(problem) => return problem.into_response(),
     };
     let mut state = lock(&ws.state);
     let Some(request) = state.workflow_requests.get(&id).cloned() else {
@@ -828,7 +836,10 @@ async fn configure_capability(
     match body {
         Ok(Json(config)) => {
             if !matches!(config.outcome.as_str(), "Complete" | "Failed") {
-                return error(StatusCode::BAD_REQUEST, "`outcome` must be Complete or Failed");
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "`outcome` must be Complete or Failed",
+                );
             }
             ws.configure_capability(&name, config.clone());
             Json(json!({"capability": name, "config": config})).into_response()
@@ -845,7 +856,10 @@ async fn configure_workflow(
     match body {
         Ok(Json(config)) => {
             if !matches!(config.outcome.as_str(), "Complete" | "Failed") {
-                return error(StatusCode::BAD_REQUEST, "`outcome` must be Complete or Failed");
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "`outcome` must be Complete or Failed",
+                );
             }
             ws.configure_workflow(&name, config.clone());
             Json(json!({"workflow": name, "config": config})).into_response()
@@ -870,7 +884,11 @@ async fn stats(State(ws): Shared) -> Response {
     let mut max_executing = Map::new();
     for (name, capability) in &state.capabilities {
         let mut by_state: BTreeMap<&str, u64> = BTreeMap::new();
-        for request in state.requests.values().filter(|r| &r.capability_name == name) {
+        for request in state
+            .requests
+            .values()
+            .filter(|r| &r.capability_name == name)
+        {
             *by_state.entry(request.state).or_default() += 1;
         }
         let requests: u64 = by_state.values().sum();

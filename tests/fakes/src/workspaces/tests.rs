@@ -5,7 +5,12 @@ use tower::ServiceExt as _;
 
 use super::*;
 
-async fn call(ws: &Arc<Workspaces>, method: Method, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
+async fn call(
+    ws: &Arc<Workspaces>,
+    method: Method,
+    uri: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
     let mut request = Request::builder().method(method).uri(uri);
     let body = match body {
         Some(body) => {
@@ -22,7 +27,10 @@ async fn call(ws: &Arc<Workspaces>, method: Method, uri: &str, body: Option<Valu
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
         .unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 fn quick(queue_limit: usize, duration_ms: u64) -> CapabilityConfig {
@@ -48,15 +56,39 @@ async fn wait_for_state(ws: &Arc<Workspaces>, uri: &str, wanted: &str) -> Value 
 async fn create_is_idempotent_per_external_ref_and_unknown_capabilities_are_404() {
     let ws = Workspaces::new();
     let body = json!({"parameters": {"asdm_uid": "uid://A002/X1/X1"}, "external_ref": "uid://A002/X1/X1:Pass"});
-    let (status, first) = call(&ws, Method::POST, "/capability/alma_std_calibration/request/create", Some(body.clone())).await;
+    let (status, first) = call(
+        &ws,
+        Method::POST,
+        "/capability/alma_std_calibration/request/create",
+        Some(body.clone()),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{first}");
     assert_eq!(first["state"], "Created");
-    let (status, again) = call(&ws, Method::POST, "/capability/alma_std_calibration/request/create", Some(body)).await;
+    let (status, again) = call(
+        &ws,
+        Method::POST,
+        "/capability/alma_std_calibration/request/create",
+        Some(body),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(again["id"], first["id"]);
-    let (status, body) = call(&ws, Method::POST, "/capability/nope/request/create", Some(json!({"parameters": {}}))).await;
+    let (status, body) = call(
+        &ws,
+        Method::POST,
+        "/capability/nope/request/create",
+        Some(json!({"parameters": {}})),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(body["error"].as_str().unwrap().contains("alma_std_calibration"), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("alma_std_calibration"),
+        "{body}"
+    );
     let (_, stats) = call(&ws, Method::GET, "/_test/stats", None).await;
     assert_eq!(stats["capability_requests"], 1);
     assert_eq!(stats["creates_of_existing"], 1);
@@ -69,18 +101,48 @@ async fn the_capability_queue_limits_executions_and_records_the_maximum() {
     let mut ids = Vec::new();
     for i in 0..5 {
         let body = json!({"parameters": {"n": i}, "external_ref": format!("ref-{i}")});
-        let (_, created) = call(&ws, Method::POST, "/capability/alma_std_calibration/request/create", Some(body)).await;
+        let (_, created) = call(
+            &ws,
+            Method::POST,
+            "/capability/alma_std_calibration/request/create",
+            Some(body),
+        )
+        .await;
         let id = created["id"].as_u64().unwrap();
-        let (status, submitted) = call(&ws, Method::POST, &format!("/capability/request/{id}/submit"), None).await;
+        let (status, submitted) = call(
+            &ws,
+            Method::POST,
+            &format!("/capability/request/{id}/submit"),
+            None,
+        )
+        .await;
         assert_eq!(status, StatusCode::ACCEPTED);
         let expected = if i < 2 { "Executing" } else { "Queued" };
-        assert_eq!(submitted["current_execution"]["state"], expected, "request {i}");
+        assert_eq!(
+            submitted["current_execution"]["state"], expected,
+            "request {i}"
+        );
         ids.push(id);
     }
-    let (_, queue) = call(&ws, Method::GET, "/capability/alma_std_calibration/queue", None).await;
-    assert_eq!(queue, json!({"limit": 2, "executing": 2, "queued": 3, "paused": false}));
+    let (_, queue) = call(
+        &ws,
+        Method::GET,
+        "/capability/alma_std_calibration/queue",
+        None,
+    )
+    .await;
+    assert_eq!(
+        queue,
+        json!({"limit": 2, "executing": 2, "queued": 3, "paused": false})
+    );
     // Submitting again is harmless.
-    let (status, _) = call(&ws, Method::POST, &format!("/capability/request/{}/submit", ids[0]), None).await;
+    let (status, _) = call(
+        &ws,
+        Method::POST,
+        &format!("/capability/request/{}/submit", ids[0]),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     for id in &ids {
         let done = wait_for_state(&ws, &format!("/capability/request/{id}"), "Complete").await;
@@ -88,7 +150,10 @@ async fn the_capability_queue_limits_executions_and_records_the_maximum() {
     }
     let (_, stats) = call(&ws, Method::GET, "/_test/stats", None).await;
     assert_eq!(stats["max_concurrent_executing"]["alma_std_calibration"], 2);
-    assert_eq!(stats["capabilities"]["alma_std_calibration"]["by_state"]["Complete"], 5);
+    assert_eq!(
+        stats["capabilities"]["alma_std_calibration"]["by_state"]["Complete"],
+        5
+    );
 }
 
 #[tokio::test]
@@ -98,24 +163,78 @@ async fn failing_values_fail_matching_requests_and_cancel_frees_the_slot() {
     config.fail_values = vec!["uid://A002/X1/Xbad".to_owned()];
     ws.configure_capability("alma_std_calibration", config);
     let create = |uid: &str| json!({"parameters": {"asdm_uid": uid}, "external_ref": uid});
-    let (_, bad) = call(&ws, Method::POST, "/capability/alma_std_calibration/request/create", Some(create("uid://A002/X1/Xbad"))).await;
-    let (_, good) = call(&ws, Method::POST, "/capability/alma_std_calibration/request/create", Some(create("uid://A002/X1/Xgood"))).await;
+    let (_, bad) = call(
+        &ws,
+        Method::POST,
+        "/capability/alma_std_calibration/request/create",
+        Some(create("uid://A002/X1/Xbad")),
+    )
+    .await;
+    let (_, good) = call(
+        &ws,
+        Method::POST,
+        "/capability/alma_std_calibration/request/create",
+        Some(create("uid://A002/X1/Xgood")),
+    )
+    .await;
     let (bad, good) = (bad["id"].as_u64().unwrap(), good["id"].as_u64().unwrap());
-    call(&ws, Method::POST, &format!("/capability/request/{bad}/submit"), None).await;
-    call(&ws, Method::POST, &format!("/capability/request/{good}/submit"), None).await;
+    call(
+        &ws,
+        Method::POST,
+        &format!("/capability/request/{bad}/submit"),
+        None,
+    )
+    .await;
+    call(
+        &ws,
+        Method::POST,
+        &format!("/capability/request/{good}/submit"),
+        None,
+    )
+    .await;
     wait_for_state(&ws, &format!("/capability/request/{bad}"), "Failed").await;
     wait_for_state(&ws, &format!("/capability/request/{good}"), "Complete").await;
 
     ws.configure_capability("alma_std_calibration", quick(1, 60_000));
-    let (_, slow) = call(&ws, Method::POST, "/capability/alma_std_calibration/request/create", Some(create("slow"))).await;
+    let (_, slow) = call(
+        &ws,
+        Method::POST,
+        "/capability/alma_std_calibration/request/create",
+        Some(create("slow")),
+    )
+    .await;
     let slow = slow["id"].as_u64().unwrap();
-    call(&ws, Method::POST, &format!("/capability/request/{slow}/submit"), None).await;
-    let (status, cancelled) = call(&ws, Method::POST, &format!("/capability/request/{slow}/cancel"), None).await;
+    call(
+        &ws,
+        Method::POST,
+        &format!("/capability/request/{slow}/submit"),
+        None,
+    )
+    .await;
+    let (status, cancelled) = call(
+        &ws,
+        Method::POST,
+        &format!("/capability/request/{slow}/cancel"),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(cancelled["state"], "Cancelled");
-    let (status, _) = call(&ws, Method::POST, &format!("/capability/request/{slow}/cancel"), None).await;
+    let (status, _) = call(
+        &ws,
+        Method::POST,
+        &format!("/capability/request/{slow}/cancel"),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::CONFLICT);
-    let (_, queue) = call(&ws, Method::GET, "/capability/alma_std_calibration/queue", None).await;
+    let (_, queue) = call(
+        &ws,
+        Method::GET,
+        "/capability/alma_std_calibration/queue",
+        None,
+    )
+    .await;
     assert_eq!(queue["executing"], 0);
 }
 
@@ -133,12 +252,30 @@ async fn workflows_run_with_files_and_transient_restarts_and_count_per_group() {
     let mut ids = Vec::new();
     for (i, obs) in ["BL229AE", "BL229AE", "BR235M"].iter().enumerate() {
         let body = json!({"argument": {"obs_code": obs, "path": format!("/data/{i}")}, "external_ref": format!("/data/{i}")});
-        let (status, created) = call(&ws, Method::POST, "/workflows/ingest_vlba_idifits/requests/create", Some(body)).await;
+        let (status, created) = call(
+            &ws,
+            Method::POST,
+            "/workflows/ingest_vlba_idifits/requests/create",
+            Some(body),
+        )
+        .await;
         assert_eq!(status, StatusCode::CREATED);
         let id = created["workflow_request_id"].as_u64().unwrap();
-        let (status, _) = call(&ws, Method::PUT, &format!("/workflows/ingest_vlba_idifits/requests/{id}/files/metadata.json"), Some(json!({"a": 1}))).await;
+        let (status, _) = call(
+            &ws,
+            Method::PUT,
+            &format!("/workflows/ingest_vlba_idifits/requests/{id}/files/metadata.json"),
+            Some(json!({"a": 1})),
+        )
+        .await;
         assert_eq!(status, StatusCode::OK);
-        let (status, running) = call(&ws, Method::POST, &format!("/workflows/ingest_vlba_idifits/requests/{id}/submit"), None).await;
+        let (status, running) = call(
+            &ws,
+            Method::POST,
+            &format!("/workflows/ingest_vlba_idifits/requests/{id}/submit"),
+            None,
+        )
+        .await;
         assert_eq!(status, StatusCode::ACCEPTED);
         assert_eq!(running["state"], "Running");
         ids.push(id);
@@ -151,7 +288,20 @@ async fn workflows_run_with_files_and_transient_restarts_and_count_per_group() {
     let (_, stats) = call(&ws, Method::GET, "/_test/stats", None).await;
     let workflow = &stats["workflows"]["ingest_vlba_idifits"];
     assert_eq!(workflow["max_concurrent_running"], 3);
-    assert_eq!(workflow["max_concurrent_running_by_group"], json!({"BL229AE": 2, "BR235M": 1}));
-    let (status, _) = call(&ws, Method::POST, &format!("/workflows/requests/{}/abort", ids[0]), None).await;
-    assert_eq!(status, StatusCode::CONFLICT, "an ended workflow cannot be aborted");
+    assert_eq!(
+        workflow["max_concurrent_running_by_group"],
+        json!({"BL229AE": 2, "BR235M": 1})
+    );
+    let (status, _) = call(
+        &ws,
+        Method::POST,
+        &format!("/workflows/requests/{}/abort", ids[0]),
+        None,
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "an ended workflow cannot be aborted"
+    );
 }
