@@ -61,17 +61,22 @@ pub(crate) async fn emit_in_trace(
         trace_tag: Some(trace_tag.unwrap_or_else(|| format!("trigger_instance-{id}"))),
     };
     store.record_trigger_instance_unflushed(&record)?;
-    store.add_to_trace(
-        &trace_id,
-        record.trace_tag.as_deref().unwrap_or_default(),
-        TraceComponentKind::TriggerInstance,
-        TraceComponent {
-            id: id.clone(),
-            component_ref: trigger.to_owned(),
-            caused_by,
-            updated_at: now,
-        },
-    )?;
+    // An event that starts its own trace gets its trace entry from the rules engine, in the
+    // same write as its enforcements and executions (see `rules_engine::process`). One that
+    // joins an existing trace records how it was caused here.
+    if let Some(caused_by) = caused_by {
+        store.add_to_trace(
+            &trace_id,
+            record.trace_tag.as_deref().unwrap_or_default(),
+            TraceComponentKind::TriggerInstance,
+            TraceComponent {
+                id: id.clone(),
+                component_ref: trigger.to_owned(),
+                caused_by: Some(caused_by),
+                updated_at: now,
+            },
+        )?;
+    }
     publish(engine, &record).await?;
     store.flush().await?;
     Ok(record)
@@ -115,6 +120,10 @@ pub(crate) fn check_event(
 /// before matching (an event from this process is recorded before it is published).
 pub(crate) const RECORD_HEADER: &str = "x-nerve-record";
 
+/// Header of a trigger instance re-published by recovery at start: an earlier run may have
+/// enforced some of its rules, so the rules engine looks their enforcements up.
+pub(crate) const RECOVERED_HEADER: &str = "x-nerve-recovered";
+
 /// The trigger instance record of a new event (trace id = its id unless `cause` says otherwise).
 pub(crate) fn new_record(
     trigger: &str,
@@ -134,8 +143,9 @@ pub(crate) fn new_record(
     }
 }
 
-/// Records an event a sensor node published, if it is not recorded yet (redelivery), with its
-/// trace entry; not flushed (the rules engine flushes before it acks).
+/// Records an event a sensor node published, if it is not recorded yet (redelivery); not
+/// flushed (the rules engine flushes before it acks) and without its trace entry (the rules
+/// engine writes that with the event's enforcements).
 pub(crate) fn record_remote(
     engine: &Engine,
     record: &TriggerInstanceRecord,
@@ -145,18 +155,6 @@ pub(crate) fn record_remote(
         return Ok(());
     }
     store.record_trigger_instance_unflushed(record)?;
-    let trace_id = record.trace_id.clone().unwrap_or_else(|| record.id.clone());
-    store.add_to_trace(
-        &trace_id,
-        record.trace_tag.as_deref().unwrap_or_default(),
-        TraceComponentKind::TriggerInstance,
-        TraceComponent {
-            id: record.id.clone(),
-            component_ref: record.trigger.clone(),
-            caused_by: None,
-            updated_at: record.occurrence_time.clone(),
-        },
-    )?;
     Ok(())
 }
 
@@ -166,6 +164,18 @@ pub(crate) async fn publish(
 ) -> Result<(), EngineError> {
     let routing_key = type_of(&record.trigger);
     let message = Message::json(record.id.clone(), routing_key, record)?;
+    engine.inner.bus.publish(TRIGGER_INSTANCES, message).await?;
+    Ok(())
+}
+
+/// Re-publishes an unfinished event at start (see [`RECOVERED_HEADER`]).
+pub(crate) async fn republish(
+    engine: &Engine,
+    record: &TriggerInstanceRecord,
+) -> Result<(), EngineError> {
+    let routing_key = type_of(&record.trigger);
+    let message =
+        Message::json(record.id.clone(), routing_key, record)?.with_header(RECOVERED_HEADER, "1");
     engine.inner.bus.publish(TRIGGER_INSTANCES, message).await?;
     Ok(())
 }

@@ -622,7 +622,7 @@ impl Engine {
         let store = &self.inner.store;
         let pending = store.pending_trigger_instances()?;
         for record in &pending {
-            ingest::publish(self, record).await?;
+            ingest::republish(self, record).await?;
         }
         let unfinished = store.executions_with_status(&[
             ExecutionStatus::Requested,

@@ -46,15 +46,19 @@ async fn handle(engine: &Engine, delivery: Delivery) {
         }
     };
     let span = tracing::info_span!("event", event_id = %record.id, trigger = %record.trigger);
-    let remote = delivery
-        .message()
-        .headers
-        .contains_key(crate::ingest::RECORD_HEADER);
+    let headers = &delivery.message().headers;
+    let remote = headers.contains_key(crate::ingest::RECORD_HEADER);
+    let recovered = headers.contains_key(crate::ingest::RECOVERED_HEADER);
     let processed = async {
         if remote {
             crate::ingest::record_remote(engine, &record)?;
         }
-        process(engine, &record, delivery.redelivered() || remote).await?;
+        process(
+            engine,
+            &record,
+            delivery.redelivered() || remote || recovered,
+        )
+        .await?;
         if remote {
             // The ack tells the sensor node's broker the event is safe: it must be durable.
             engine.store().flush().await?;
@@ -96,9 +100,10 @@ async fn handle(engine: &Engine, delivery: Delivery) {
 /// everything the firing did. Handing executions over before the flush lets the worker's first
 /// flush share this one's fsync. The event goes from `pending` straight to `processed`.
 ///
-/// `redelivered`: the bus delivered this message before. Only then can the event be finished
-/// already, so only then is its stored status read first (a shortcut: the enforcements make
-/// processing a finished event again harmless anyway).
+/// `redelivered`: the bus delivered this message before, or it comes from a sensor node or
+/// from recovery. Only then can the event be finished or partly enforced already, so only then
+/// are its stored status and its enforcements read first (on a first delivery the
+/// insert-if-absent of each enforcement still makes a race harmless).
 pub(crate) async fn process(
     engine: &Engine,
     record: &TriggerInstanceRecord,
@@ -125,12 +130,36 @@ pub(crate) async fn process(
     let mut failed = false;
     let mut created = Vec::new();
     let any_matched = !matched.is_empty();
+    // The event's own trace entry, for an event that started its trace: written with the first
+    // enforcement's trace entries, or alone below (see `ingest::emit_in_trace`).
+    let mut event_trace = own_trace_entry(record);
     for rule in matched {
-        match enforce(engine, &content, record, &rule, &kv, &action_context).await? {
+        let fresh = !redelivered;
+        match enforce(
+            engine,
+            &content,
+            record,
+            &rule,
+            Firing {
+                kv: &kv,
+                action_context: &action_context,
+                event_trace: &mut event_trace,
+                fresh,
+            },
+        )
+        .await?
+        {
             Enforced::Created(execution) => created.push(execution),
             Enforced::Done => {}
             Enforced::Failed => failed = true,
         }
+    }
+    if let Some(entry) = event_trace {
+        store.add_components_to_trace(
+            &entry.trace_id,
+            &entry.trace_tag,
+            vec![(TraceComponentKind::TriggerInstance, entry.component)],
+        )?;
     }
     for execution in created {
         execution.proceed(engine, &content).await?;
@@ -138,14 +167,48 @@ pub(crate) async fn process(
     if any_matched {
         store.flush().await?;
     }
-    let status = if failed {
-        TriggerInstanceStatus::ProcessingFailed
-    } else {
-        TriggerInstanceStatus::Processed
-    };
     // Not flushed on purpose (see above): it becomes durable with the next flush by anyone.
-    store.set_trigger_instance_status_unflushed(&record.id, status)?;
+    if failed {
+        store.set_trigger_instance_status_unflushed(
+            &record.id,
+            TriggerInstanceStatus::ProcessingFailed,
+        )?;
+    } else {
+        store.mark_trigger_instance_processed_unflushed(&record.id)?;
+    }
     Ok(())
+}
+
+/// The trace entry of an event that started its own trace (its trace id is its id).
+struct EventTrace {
+    trace_id: String,
+    trace_tag: String,
+    component: TraceComponent,
+}
+
+fn own_trace_entry(record: &TriggerInstanceRecord) -> Option<EventTrace> {
+    let trace_id = record.trace_id.as_deref().unwrap_or(&record.id);
+    (trace_id == record.id).then(|| EventTrace {
+        trace_id: trace_id.to_owned(),
+        trace_tag: record.trace_tag.clone().unwrap_or_default(),
+        component: TraceComponent {
+            id: record.id.clone(),
+            component_ref: record.trigger.clone(),
+            caused_by: None,
+            updated_at: record.occurrence_time.clone(),
+        },
+    })
+}
+
+/// What one rule's enforcement works with besides the rule and the event.
+struct Firing<'a> {
+    kv: &'a StoreKv,
+    action_context: &'a Value,
+    /// The event's own trace entry until a trace write has taken it.
+    event_trace: &'a mut Option<EventTrace>,
+    /// First delivery of an event this process recorded: no enforcement can exist yet, so
+    /// none is looked up (the insert-if-absent still guards against a race).
+    fresh: bool,
 }
 
 /// What enforcing one rule for one event did.
@@ -167,12 +230,21 @@ async fn enforce(
     content: &Content,
     record: &TriggerInstanceRecord,
     rule: &CompiledRule,
-    kv: &StoreKv,
-    action_context: &Value,
+    firing: Firing<'_>,
 ) -> Result<Enforced, EngineError> {
+    let Firing {
+        kv,
+        action_context,
+        event_trace,
+        fresh,
+    } = firing;
     let store = engine.store();
     let rule_ref = rule.rule_ref().to_owned();
-    let mut recorded = store.enforcement(&record.id, &rule_ref)?;
+    let mut recorded = if fresh {
+        None
+    } else {
+        store.enforcement(&record.id, &rule_ref)?
+    };
     if let Some(existing) = &recorded
         && let Some(done) = existing_outcome(engine, content, existing).await?
     {
@@ -246,6 +318,9 @@ async fn enforce(
             },
         ));
         recorded = Some(enforcement);
+    }
+    if let Some(entry) = event_trace.take() {
+        enforcement_trace.push((TraceComponentKind::TriggerInstance, entry.component));
     }
     let (Some(parameters), Some(enforcement)) = (parameters, recorded) else {
         if !enforcement_trace.is_empty() {

@@ -56,6 +56,11 @@ impl Index {
         Ok(())
     }
 
+    /// Whether `id` is indexed under `field = value`.
+    pub(crate) fn contains(&self, field: &str, value: &str, id: &str) -> Result<bool> {
+        Ok(self.table.get_raw(&Self::key(field, value, id))?.is_some())
+    }
+
     /// Ids indexed under `field = value`, in id order, newest first when `newest_first`.
     pub(crate) fn ids<'a>(
         &'a self,

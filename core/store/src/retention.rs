@@ -285,7 +285,10 @@ impl Store {
     ) -> Result<Step> {
         let trees = &self.inner.trees;
         let table = &trees.trigger_instances;
-        let record: TriggerInstanceRecord = match table.decode(key, value) {
+        let record: TriggerInstanceRecord = match table
+            .decode(key, value)
+            .and_then(|record| self.effective_trigger_instance(record))
+        {
             Ok(record) => record,
             Err(error) => {
                 tracing::warn!(%error, "Keeping a corrupt trigger instance record.");

@@ -66,6 +66,9 @@ enum Suite {
     /// Only the sensor figures of `up`: dispatch → trigger instance throughput from one sensor
     /// process (target ≥ 20,000 events/s) and SIGKILL → new sensor process ready.
     Sensors(up::Args),
+    /// Only the webhook → `core.noop` throughput figures of `up` (target ≥ 10,000 events/s
+    /// recorded), with the CPU, disk writes and fsyncs per event behind them.
+    Throughput(up::Args),
     /// Hot reload: `nerve up --dev PACK`, then edit → live time for an action, a sensor and a
     /// rule (targets: p50 < 300 ms, each < 1 s).
     Packs(up::Args),
@@ -91,6 +94,7 @@ fn main() -> anyhow::Result<()> {
         Suite::Rules(args) => rules::run(&args),
         Suite::Up(args) => up::run(&args),
         Suite::Sensors(args) => up::run_sensors(&args),
+        Suite::Throughput(args) => up::run_throughput(&args),
         Suite::Packs(args) => up::run_packs(&args),
         Suite::Amqp(args) => up::run_amqp(&args),
         Suite::Workflows(args) => up::workflows::run(&args),

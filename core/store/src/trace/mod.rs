@@ -138,10 +138,17 @@ impl Store {
                 if derived_trace_id(trace_tag) != Some(trace_id) {
                     trees.traces_idx.add(trace_id, &[], &[("tag", trace_tag)])?;
                 }
+                // A trace starts when its first component happened (the rules engine writes an
+                // event's trace after the event was recorded).
+                let started_at = components
+                    .iter()
+                    .map(|(_, component)| component.updated_at.as_str())
+                    .min()
+                    .map_or_else(|| timestamp(Utc::now()), str::to_owned);
                 TraceRecord {
                     id: trace_id.to_owned(),
                     trace_tag: trace_tag.to_owned(),
-                    started_at: timestamp(Utc::now()),
+                    started_at,
                     trigger_instances: Vec::new(),
                     rule_enforcements: Vec::new(),
                     executions: Vec::new(),

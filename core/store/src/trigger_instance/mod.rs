@@ -139,12 +139,12 @@ impl Store {
         let bytes = table.encode(key, record)?;
         let index = &trees.trigger_instances_idx;
         let entries = record.index_entries();
+        // Every writer of this record holds its lock, so nothing changes between the check
+        // and the insert. The index is left alone for a record that exists: its missing status
+        // entry may be what says it was processed.
         let _guard = self.inner.locks.lock(table.name, key);
-        // Index entries first: a crash before the record leaves an extra entry, never a missing one.
-        index.add(&record.id, &[], &entries)?;
-        if let Err(Some(current)) = table.compare_and_swap(key, None, Some(bytes))? {
+        if let Some(current) = table.get_raw(key)? {
             let existing: TriggerInstanceRecord = table.decode(key, &current)?;
-            index.remove(&record.id, &entries, &existing.index_entries())?;
             return if existing.same_event(record) {
                 Ok(InsertOutcome::AlreadyPresent)
             } else {
@@ -154,6 +154,9 @@ impl Store {
                 })
             };
         }
+        // Index entries first: a crash before the record leaves an extra entry, never a missing one.
+        index.add(&record.id, &[], &entries)?;
+        table.insert_raw(key, bytes)?;
         self.inner
             .feed
             .send(ChangeKind::TriggerInstance, &record.id, ChangeOp::Put);
@@ -190,24 +193,81 @@ impl Store {
         let table = &trees.trigger_instances;
         let key = id.as_bytes();
         let _guard = self.inner.locks.lock(table.name, key);
-        let old: TriggerInstanceRecord = table.get(key)?.ok_or_else(|| StoreError::NotFound {
-            kind: KIND,
-            id: id.to_owned(),
-        })?;
+        let stored: TriggerInstanceRecord =
+            table.get(key)?.ok_or_else(|| StoreError::NotFound {
+                kind: KIND,
+                id: id.to_owned(),
+            })?;
+        let old = self.effective_trigger_instance(stored.clone())?;
         if old.status == status {
             return Ok(old);
         }
         let mut new = old.clone();
         new.status = status;
-        let bytes = table.encode(key, &new)?;
         let index = &trees.trigger_instances_idx;
-        index.add(id, &old.index_entries(), &new.index_entries())?;
-        table.insert_raw(key, bytes)?;
-        index.remove(id, &old.index_entries(), &new.index_entries())?;
+        if status == TriggerInstanceStatus::Processed {
+            // The record keeps its unfinished status; dropping the status entry is what makes
+            // it processed (see `effective_trigger_instance`), without rewriting the payload.
+            index.remove(id, &stored.index_entries(), &new.index_entries())?;
+        } else {
+            let bytes = table.encode(key, &new)?;
+            index.add(id, &old.index_entries(), &new.index_entries())?;
+            table.insert_raw(key, bytes)?;
+            index.remove(id, &stored.index_entries(), &new.index_entries())?;
+        }
         self.inner
             .feed
             .send(ChangeKind::TriggerInstance, id, ChangeOp::Put);
         Ok(new)
+    }
+
+    /// Marks an event processed without reading or rewriting its record: the rules engine's
+    /// last write per event. Equivalent to
+    /// [`Store::set_trigger_instance_status_unflushed`] with `Processed`, for an event that is
+    /// still pending or processing.
+    ///
+    /// # Errors
+    ///
+    /// Database errors.
+    pub fn mark_trigger_instance_processed_unflushed(&self, id: &str) -> Result<()> {
+        let trees = &self.inner.trees;
+        let key = id.as_bytes();
+        let _guard = self.inner.locks.lock(trees.trigger_instances.name, key);
+        let unfinished = [
+            (
+                "status",
+                trigger_instance_status_name(TriggerInstanceStatus::Pending),
+            ),
+            (
+                "status",
+                trigger_instance_status_name(TriggerInstanceStatus::Processing),
+            ),
+        ];
+        trees.trigger_instances_idx.remove(id, &unfinished, &[])?;
+        self.inner
+            .feed
+            .send(ChangeKind::TriggerInstance, id, ChangeOp::Put);
+        Ok(())
+    }
+
+    /// The status an event really has: a record that says pending or processing whose status
+    /// index entry is gone was processed (the rules engine marks an event processed by removing
+    /// that entry; entries are added before the record is written, so a missing one is never
+    /// a crash artefact).
+    pub(crate) fn effective_trigger_instance(
+        &self,
+        mut record: TriggerInstanceRecord,
+    ) -> Result<TriggerInstanceRecord> {
+        if !is_done(record.status)
+            && !self.inner.trees.trigger_instances_idx.contains(
+                "status",
+                trigger_instance_status_name(record.status),
+                &record.id,
+            )?
+        {
+            record.status = TriggerInstanceStatus::Processed;
+        }
+        Ok(record)
     }
 
     /// One event by id.
@@ -216,7 +276,12 @@ impl Store {
     ///
     /// Database errors and [`StoreError::Corrupt`].
     pub fn trigger_instance(&self, id: &str) -> Result<Option<TriggerInstanceRecord>> {
-        self.inner.trees.trigger_instances.get(id.as_bytes())
+        self.inner
+            .trees
+            .trigger_instances
+            .get(id.as_bytes())?
+            .map(|record| self.effective_trigger_instance(record))
+            .transpose()
     }
 
     /// Events matching `filter`, newest first, with the total count.
@@ -239,12 +304,11 @@ impl Store {
                     trigger_instance_status_name(status),
                     true,
                 ))),
-                (None, _) => Box::new(
-                    table
-                        .scan_prefix(&[])
-                        .rev()
-                        .map(|entry| entry.and_then(|(key, value)| table.decode(&key, &value))),
-                ),
+                (None, _) => Box::new(table.scan_prefix(&[]).rev().map(|entry| {
+                    entry
+                        .and_then(|(key, value)| table.decode(&key, &value))
+                        .and_then(|record| self.effective_trigger_instance(record))
+                })),
             };
         Page::collect(
             candidates,
@@ -295,7 +359,14 @@ impl Store {
         let table = &self.inner.trees.trigger_instances;
         ids.filter_map(move |id| match id {
             Err(error) => Some(Err(error)),
-            Ok(id) => table.get(id.as_bytes()).transpose(),
+            Ok(id) => table
+                .get(id.as_bytes())
+                .and_then(|record| {
+                    record
+                        .map(|record| self.effective_trigger_instance(record))
+                        .transpose()
+                })
+                .transpose(),
         })
     }
 }

@@ -106,6 +106,14 @@ pub(crate) fn run_sensors(args: &Args) -> anyhow::Result<()> {
     sensors::run(&launch, args, &runtime)
 }
 
+/// Only the throughput figures (the `throughput` suite).
+pub(crate) fn run_throughput(args: &Args) -> anyhow::Result<()> {
+    let launch = launch(&args.launch)?;
+    report_machine("throughput", &launch);
+    let runtime = async_runtime()?;
+    throughput::run(&launch, args, &runtime)
+}
+
 /// Only the hot-reload figures (the `packs` suite).
 pub(crate) fn run_packs(args: &Args) -> anyhow::Result<()> {
     let launch = launch(&args.launch)?;
