@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::Auth;
 use crate::platform::Platform;
+use crate::telemetry::Telemetry;
 
 /// Runtime knobs of the HTTP server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +43,8 @@ pub struct AppState {
     pub options: ServerOptions,
     /// Cancelled at shutdown: ends SSE streams so graceful shutdown does not wait on them.
     pub(crate) shutdown: CancellationToken,
+    /// Request latencies and open streams, for `/metrics`.
+    pub(crate) telemetry: Arc<Telemetry>,
 }
 
 impl AppState {
@@ -53,6 +56,7 @@ impl AppState {
             auth,
             options: ServerOptions::default(),
             shutdown: CancellationToken::new(),
+            telemetry: Arc::new(Telemetry::default()),
         }
     }
 

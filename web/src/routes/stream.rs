@@ -153,6 +153,7 @@ fn follow(
     mut changes: tokio::sync::broadcast::Receiver<Change>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     async_stream::stream! {
+        let _open = state.telemetry.stream_opened();
         let store = state.store.clone();
         let mut seen = Seen::default();
         loop {
