@@ -313,8 +313,7 @@ impl nerve_rules::KvLookup for MaskedKv {
     }
 
     fn decrypt(&self, scope: &str, key: &str) -> Option<String> {
-        self.get(scope, key)
-            .map(|value| value.value)
+        self.get(scope, key).map(|value| value.value)
     }
 }
 

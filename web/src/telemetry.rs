@@ -84,7 +84,10 @@ impl Telemetry {
             let mut cumulative = 0;
             for (bound, count) in BUCKETS.iter().zip(histogram.buckets) {
                 cumulative += count;
-                let _ = writeln!(text, "{name}_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
+                let _ = writeln!(
+                    text,
+                    "{name}_bucket{{{labels},le=\"{bound}\"}} {cumulative}"
+                );
             }
             let _ = writeln!(
                 text,

@@ -27,8 +27,8 @@ use crate::routes::nodes::{DeadLetterDto, QueueDto};
 pub use types::{
     ActionView, CriterionResult, Diagnostic, EmitRequest, MetricSample, PackDetails,
     PackRegistration, ReloadError, RenderedAction, RuleSource, RuleTestReport, RuleValidation,
-    RunRequest, SensorExitView, SensorLogLine, SensorRunState, SensorStatusView,
-    SensorTriggerView, SensorView, TestEvent, WebhookTarget,
+    RunRequest, SensorExitView, SensorLogLine, SensorRunState, SensorStatusView, SensorTriggerView,
+    SensorView, TestEvent, WebhookTarget,
 };
 
 /// A boxed, `Send` future: what every [`Platform`] method returns.

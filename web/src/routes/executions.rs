@@ -216,7 +216,10 @@ pub(crate) async fn result(
     let disposition = format!("attachment; filename=\"{id}-result.json\"");
     Ok((
         [
-            (axum::http::header::CONTENT_TYPE, "application/json".to_owned()),
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/json".to_owned(),
+            ),
             (axum::http::header::CONTENT_DISPOSITION, disposition),
         ],
         body,

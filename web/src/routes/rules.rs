@@ -13,10 +13,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
 use crate::dto::{DisableRuleBody, Fault, RuleDto};
-use crate::platform::{RuleTestReport, RuleValidation, TestEvent};
 use crate::error::{ApiQuery, AppError, AppResult};
 use crate::list::{Paged, Paging};
 use crate::platform::RuleSource;
+use crate::platform::{RuleTestReport, RuleValidation, TestEvent};
 use crate::state::AppState;
 
 /// Filters of `GET /rules`.

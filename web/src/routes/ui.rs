@@ -115,4 +115,3 @@ pub(crate) async fn index(headers: HeaderMap) -> Response {
 pub(crate) async fn file(Path(path): Path<String>, headers: HeaderMap) -> Response {
     serve(&path, &headers)
 }
-

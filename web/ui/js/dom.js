@@ -6,7 +6,12 @@ export function h(tag, attrs, ...children) {
   const el = document.createElement(tag);
   if (attrs) {
     for (const [key, value] of Object.entries(attrs)) {
-      if (value === undefined || value === null || value === false) continue;
+      if (value === undefined || value === null) continue;
+      if (value === false) {
+        // `spellcheck: false`, `disabled: false`: properties take false; attributes are left out.
+        if (key in el && typeof el[key] === 'boolean') el[key] = false;
+        continue;
+      }
       if (key.startsWith('on') && typeof value === 'function') {
         el.addEventListener(key.slice(2), value);
       } else if (key === 'class') {
@@ -120,7 +125,9 @@ export function errorBox(error) {
 
 /** `file:line:col: message (field) hint` of one diagnostic. */
 export function diagnosticText(d) {
-  const where = d.file ? `${d.file}:${d.line}:${d.col}: ` : (d.line ? `${d.line}:${d.col}: ` : '');
+  // A rule sent from the editor is `<request>` to the server; to the user it is the rule file.
+  const file = d.file === '<request>' ? 'rule.yaml' : d.file;
+  const where = file ? `${file}:${d.line}:${d.col}: ` : (d.line ? `${d.line}:${d.col}: ` : '');
   const field = d.field ? ` (at \`${d.field}\`)` : '';
   const hint = d.hint ? ` — ${d.hint}` : '';
   return `${where}${d.severity && d.severity !== 'error' ? d.severity + ': ' : ''}${d.message}${field}${hint}`;

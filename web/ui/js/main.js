@@ -134,7 +134,8 @@ async function render() {
     loginPage();
     return;
   }
-  let main = document.getElementById('main');
+  // The login page has a `main` of its own; the shell's sits in `.layout`.
+  let main = root.querySelector('.layout > main');
   if (!main) main = shell();
   if (current) current.abort();
   const controller = new AbortController();
@@ -221,6 +222,10 @@ function logOut() {
 }
 
 async function boot() {
+  // A request cut short because the user moved on is not an error worth a console line.
+  window.addEventListener('unhandledrejection', (event) => {
+    if (api.isAbort(event.reason)) event.preventDefault();
+  });
   api.setUnauthorizedHandler(() => {
     api.clearCredential();
     loginPage('Your session ended: the server refused the credential. Log in again.');

@@ -88,7 +88,8 @@ async function detail(ctx) {
     let label;
     if (kind === 'trigger_instance') {
       const ti = events.get(c.object_id);
-      label = [h('span', { class: 'kind' }, 'event'), link(`/events/${c.object_id}`, c.ref), ' ', ti ? timing(ti.occurrence_time, ti.occurrence_time) : time(c.updated_at)];
+      label = [h('span', { class: 'kind' }, 'event'), link(`/events/${c.object_id}`, c.ref.split('?')[0]), ' ',
+        h('span', { class: 'timing' }, time(ti ? ti.occurrence_time : c.updated_at))];
     } else if (kind === 'rule') {
       label = [h('span', { class: 'kind' }, 'rule'), link(`/rules/${encodeURIComponent(c.ref)}`, c.ref), ' ', time(c.updated_at)];
     } else {
@@ -116,7 +117,7 @@ async function detail(ctx) {
   }
   ctx.main.append(h('h1', {}, `Trace ${trace.trace_tag || trace.id}`),
     h('p', {}, 'Started ', time(trace.start_timestamp), ` · ${eventIds.length} events, ${trace.rules.length} rule firings, ${executionIds.length} executions`),
-    executionIds.length > MAX_FETCH ? h('p', { class: 'notice warn' }, `Details of the first ${MAX_FETCH} executions are shown.`) : null,
+    ...(executionIds.length > MAX_FETCH ? [h('p', { class: 'notice warn' }, `Details of the first ${MAX_FETCH} executions are shown.`)] : []),
     h('section', { class: 'card' }, tree));
 }
 
