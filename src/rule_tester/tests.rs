@@ -20,7 +20,9 @@ impl KvLookup for Kv {
 
 fn builtin() -> (tempfile::TempDir, Vec<LoadedPack>) {
     let dir = tempfile::tempdir().unwrap();
-    let packs = crate::commands::pack::builtin_packs(dir.path()).unwrap();
+    let dirs = crate::builtin::extract(dir.path()).unwrap();
+    let (packs, failed) = nerve_packs::load_packs(&dirs, &[]);
+    assert!(failed.is_empty(), "the built-in packs load");
     (dir, packs)
 }
 

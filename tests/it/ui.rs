@@ -243,7 +243,10 @@ impl Browser {
             .json()
             .await
             .unwrap();
-        response["value"].as_array().cloned().unwrap_or_default()
+        response["value"]
+            .as_array()
+            .cloned()
+            .unwrap_or_else(|| panic!("chromedriver's log endpoint answered {response}"))
     }
 
     /// Fails when the console has errors (anything at level `SEVERE`: exceptions, failed
@@ -333,6 +336,15 @@ async fn login_moves_the_token_out_of_the_address_and_the_session_survives_reloa
     browser.until_text("form.login", "Logged out").await;
     browser.client.refresh().await.unwrap();
     browser.until_text("form.login", "Token or API key").await;
+
+    // The console check sees errors (one logged on purpose, then read and cleared).
+    browser.js("console.error('nerve ui test: seen'); return null;").await;
+    let seen = browser.console().await;
+    assert!(
+        seen.iter().any(|entry| entry["level"] == "SEVERE"
+            && entry["message"].as_str().unwrap_or("").contains("nerve ui test: seen")),
+        "{seen:?}"
+    );
 
     // Logging in with the form works too.
     browser.type_into("#login-token", &server.token).await;
