@@ -338,11 +338,16 @@ async fn login_moves_the_token_out_of_the_address_and_the_session_survives_reloa
     browser.until_text("form.login", "Token or API key").await;
 
     // The console check sees errors (one logged on purpose, then read and cleared).
-    browser.js("console.error('nerve ui test: seen'); return null;").await;
+    browser
+        .js("console.error('nerve ui test: seen'); return null;")
+        .await;
     let seen = browser.console().await;
     assert!(
         seen.iter().any(|entry| entry["level"] == "SEVERE"
-            && entry["message"].as_str().unwrap_or("").contains("nerve ui test: seen")),
+            && entry["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("nerve ui test: seen")),
         "{seen:?}"
     );
 
@@ -678,7 +683,12 @@ async fn pages_render_at_any_width_by_keyboard_with_large_results_cut_and_screen
         ("/rules", "Rules", "ui.on_never", "rules"),
         ("/sensors", "Sensors", "ui.Crasher", "sensors"),
         ("/triggers", "Trigger types", "core.st2.webhook", "triggers"),
-        ("/triggers/core.st2.webhook", "Trigger type", "Payload schema", "trigger"),
+        (
+            "/triggers/core.st2.webhook",
+            "Trigger type",
+            "Payload schema",
+            "trigger",
+        ),
         ("/events", "Events", "Occurred", "events"),
         ("/traces", "Traces", "Trace tag", "traces"),
         ("/keys", "Key-value", "Set a key", "keys"),

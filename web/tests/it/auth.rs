@@ -47,7 +47,11 @@ async fn every_non_public_route_requires_credentials() {
         }
         // The web UI's page and assets hold no data and load without credentials.
         if path == "/" || path.starts_with("/ui/") {
-            assert_ne!(anonymous.status, StatusCode::UNAUTHORIZED, "{method} {path}");
+            assert_ne!(
+                anonymous.status,
+                StatusCode::UNAUTHORIZED,
+                "{method} {path}"
+            );
             continue;
         }
         for (answer, what) in [

@@ -199,7 +199,9 @@ async fn a_rule_is_tested_against_an_event_or_a_recorded_one() {
         )
         .await;
     assert_eq!(recorded.status, StatusCode::ACCEPTED, "{}", recorded.body);
-    let events = app.call(Method::GET, "/api/v1/triggerinstances", None).await;
+    let events = app
+        .call(Method::GET, "/api/v1/triggerinstances", None)
+        .await;
     let id = events.body[0]["id"].as_str().unwrap().to_owned();
     let answer = app
         .call(
