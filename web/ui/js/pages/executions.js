@@ -67,9 +67,10 @@ function resultView(execution) {
     },
   }, 'Download full result');
   if (execution.result_truncated) {
+    const start = typeof execution.result === 'string' ? execution.result : pretty(execution.result);
     box.append(h('p', { class: 'notice warn' },
-      `The result is ${bytes(execution.result_size || 0)}; the first ${bytes(RESULT_SHOW_BYTES)} are shown. `, download),
-    h('pre', { class: 'json' }, typeof execution.result === 'string' ? execution.result : pretty(execution.result), '\n…'));
+      `The result is ${bytes(execution.result_size || 0)}; its first ${bytes(new TextEncoder().encode(start).length)} are shown. `, download),
+    h('pre', { class: 'json' }, start, '\n…'));
   } else {
     box.append(jsonBlock(execution.result), h('p', {}, download));
   }

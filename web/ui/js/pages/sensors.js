@@ -82,7 +82,7 @@ async function detail(ctx) {
       ['Restarts', h('span', { id: 'sensor-restarts' }, String(s.restarts))],
       ['Next restart', s.next_restart_at ? time(s.next_restart_at) : '—'],
       ['Pid', s.pid ? String(s.pid) : '—'],
-      ['Up since', s.started_at ? [time(s.started_at), s.uptime_seconds !== undefined ? ` (${duration(s.uptime_seconds)})` : ''] : '—'],
+      ['Up since', s.started_at ? [time(s.started_at), s.uptime_seconds != null ? ` (${duration(s.uptime_seconds)})` : ''] : '—'],
       ['Last exit', s.last_exit ? `${s.last_exit.reason}${s.last_exit.exit_code !== undefined && s.last_exit.exit_code !== null ? ` (exit ${s.last_exit.exit_code})` : ''} at ${s.last_exit.at}` : '—'],
       ['Last error', s.last_error || '—'],
       ['Problems', (s.problems || []).join('; ') || '—'],
