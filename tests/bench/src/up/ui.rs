@@ -129,12 +129,17 @@ async fn stream_client(
         response.status()
     );
     let mut carry = String::new();
+    let mut finished = std::collections::HashSet::new();
     while let Some(chunk) = response.chunk().await? {
         carry.push_str(&String::from_utf8_lossy(&chunk));
         let complete = carry.rfind('\n').map_or(0, |at| at + 1);
         for line in carry[..complete].lines() {
-            // One event per execution carries its final status.
-            if line.starts_with("data: ") && line.contains("\"status\":\"succeeded\"") {
+            // An execution's events carry its status; count each finished execution once.
+            if let Some(data) = line.strip_prefix("data: {\"id\":\"")
+                && line.contains("\"status\":\"succeeded\"")
+                && let Some(id) = data.split('"').next()
+                && finished.insert(id.to_owned())
+            {
                 delivered.fetch_add(1, Ordering::Relaxed);
             } else if line.starts_with(": lagged") {
                 lagged.fetch_add(1, Ordering::Relaxed);
@@ -285,7 +290,11 @@ async fn measure(_launch: &Launch, server: &Server, args: &Args) -> anyhow::Resu
         format!(
             "min {:.0} / median {:.0} of {expected}; {} lag notices",
             counts.first().copied().unwrap_or(0.0),
-            crate::median(counts.clone()),
+            if counts.is_empty() {
+                0.0
+            } else {
+                crate::median(counts.clone())
+            },
             lagged.load(Ordering::Relaxed)
         ),
     );
