@@ -11,6 +11,7 @@ mod logging;
 mod output;
 mod platform;
 mod progress;
+mod rule_tester;
 mod source;
 mod venv;
 mod watch;

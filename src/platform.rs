@@ -19,10 +19,13 @@ use nerve_store::{PackRecord, RuleRecord, TriggerInstanceRecord};
 use nerve_web::{
     ActionView, BoxFuture, DeadLetterDto, Diagnostic, EmitRequest, MetricSample, PackDetails,
     PackRegistration, Platform, PlatformError, PlatformResult, QueueDto, ReloadError, RuleSource,
-    RunRequest, SensorExitView, SensorLogLine, SensorRunState, SensorStatusView, SensorTriggerView,
-    SensorView, WebhookTarget,
+    RuleTestReport, RuleValidation, RunRequest, SensorExitView, SensorLogLine, SensorRunState,
+    SensorStatusView, SensorTriggerView, SensorView, TestEvent, WebhookTarget,
 };
+use nerve_web::{CriterionResult, RenderedAction};
 use serde_json::{Map, Value, json};
+
+use crate::rule_tester::{Scene, test_rule};
 
 /// The engine seen through the API.
 pub(crate) struct EnginePlatform {
@@ -276,6 +279,41 @@ fn diagnostic(d: &nerve_packs::Diagnostic) -> Diagnostic {
         field: d.field.clone(),
         message: d.message.clone(),
         hint: d.hint.clone(),
+    }
+}
+
+/// The file name diagnostics of a rule sent in a request carry.
+const RULE_NAME: &str = "<request>";
+
+fn rule_text(source: RuleSource) -> String {
+    match source {
+        RuleSource::Yaml(text) => text,
+        RuleSource::Json(value) => value.to_string(),
+    }
+}
+
+fn has_errors(diagnostics: &[nerve_packs::Diagnostic]) -> bool {
+    diagnostics
+        .iter()
+        .any(|d| d.severity == nerve_packs::Severity::Error)
+}
+
+/// `st2kv.*` for the rule tester: the datastore as it is now, secrets masked even through
+/// `decrypt_kv` (the tester's output goes back to the caller).
+struct MaskedKv(nerve_store::KvView);
+
+impl nerve_rules::KvLookup for MaskedKv {
+    fn get(&self, scope: &str, key: &str) -> Option<nerve_rules::KvValue> {
+        let scope = nerve_store::KvScope::parse(scope)?;
+        let value = self.0.value(scope, key).ok()??;
+        Some(nerve_rules::KvValue {
+            value: value.value,
+            secret: value.secret,
+        })
+    }
+
+    fn decrypt(&self, scope: &str, key: &str) -> Option<String> {
+        self.get(scope, key).map(|value| value.value)
     }
 }
 
@@ -548,6 +586,102 @@ impl Platform for EnginePlatform {
                         invalid("the rule is invalid".to_owned(), &diagnostics)
                     })?;
             self.engine.create_rule(rule.rule).await.map_err(error)
+        })
+    }
+
+    fn validate_rule(&self, source: RuleSource) -> BoxFuture<'_, PlatformResult<RuleValidation>> {
+        Box::pin(async move {
+            let text = rule_text(source);
+            let (rule, diagnostics) =
+                nerve_packs::check_rule_text(RULE_NAME, &text, "default", &self.known_packs());
+            Ok(RuleValidation {
+                valid: rule.is_some() && !has_errors(&diagnostics),
+                rule_ref: rule.map(|rule| rule.rule.rule_ref()),
+                diagnostics: diagnostics.iter().map(diagnostic).collect(),
+            })
+        })
+    }
+
+    fn test_rule(
+        &self,
+        source: RuleSource,
+        event: TestEvent,
+    ) -> BoxFuture<'_, PlatformResult<RuleTestReport>> {
+        Box::pin(async move {
+            let text = rule_text(source);
+            let known = self.known_packs();
+            let (rule, diagnostics) =
+                nerve_packs::check_rule_text(RULE_NAME, &text, "default", &known);
+            let mut report = RuleTestReport {
+                valid: false,
+                diagnostics: diagnostics.iter().map(diagnostic).collect(),
+                rule_ref: rule.as_ref().map(|rule| rule.rule.rule_ref()),
+                matched: false,
+                trigger_matches: false,
+                reason: None,
+                criteria: Vec::new(),
+                action: None,
+                warnings: Vec::new(),
+            };
+            let Some(rule) = rule.filter(|_| !has_errors(&diagnostics)) else {
+                return Ok(report);
+            };
+            let rule = rule.rule;
+            // `config_context` is the action pack's config, secrets masked as everywhere else.
+            let action_pack = rule
+                .action
+                .action_ref
+                .split_once('.')
+                .map_or("", |(pack, _)| pack);
+            let config = match self.pack_config(action_pack).await {
+                Ok(config) => Value::Object(config),
+                Err(_) => Value::Object(Map::new()),
+            };
+            let kv = MaskedKv(self.engine.store().kv().view());
+            let event = nerve_model::TriggerInstance {
+                id: None,
+                trigger: event.trigger,
+                payload: event.payload,
+                occurrence_time: None,
+            };
+            let scene = Scene {
+                kv: &kv,
+                config: &config,
+                user: "stanley",
+                known: &known,
+            };
+            let verdict = test_rule(&rule, &event, &scene).map_err(PlatformError::invalid)?;
+            report.valid = true;
+            report.matched = verdict.matched;
+            report.trigger_matches = verdict.trigger_matches;
+            report.reason = verdict.explanation.reason;
+            report.criteria = verdict
+                .explanation
+                .criteria
+                .into_iter()
+                .map(|c| CriterionResult {
+                    key: c.key,
+                    operator: c.operator,
+                    pattern: c.pattern,
+                    value: c.value,
+                    result: c.result,
+                    reason: c.reason,
+                })
+                .collect();
+            report.warnings = verdict.warnings;
+            match verdict.rendered {
+                Some(Ok(parameters)) => {
+                    report.action = Some(RenderedAction {
+                        action_ref: rule.action.action_ref.clone(),
+                        parameters,
+                    });
+                }
+                Some(Err(error)) => report.warnings.push(format!(
+                    "the rule matched but its action parameters do not render: {error}"
+                )),
+                None => {}
+            }
+            Ok(report)
         })
     }
 

@@ -10,8 +10,8 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use nerve_model::TriggerInstance;
-use nerve_packs::{Catalog, LoadedAction, LoadedPack, load_packs, load_rule_file};
-use nerve_rules::{KvLookup, KvValue, RenderContext, compile_rule};
+use nerve_packs::{load_packs, load_rule_file};
+use nerve_rules::{KvLookup, KvValue};
 use serde_json::{Map, Value, json};
 
 use nerve_web::dto::RuleDto;
@@ -21,6 +21,7 @@ use super::pack::builtin_packs;
 use super::table::{Table, pretty, print_record, short_text, yes_no};
 use super::{GlobalArgs, OutputFormat};
 use crate::output::{print_diagnostics, print_json, print_line};
+use crate::rule_tester::{Scene, Verdict, test_rule};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum RuleCommand {
@@ -326,61 +327,29 @@ fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     };
 
     let rule = loaded_rule.rule.clone();
-    let compiled = compile_rule(rule.clone())
-        .map_err(|problems| anyhow::anyhow!("rule does not compile: {problems:?}"))?;
     let kv = CliKv(args.kv.iter().cloned().collect());
-    let action_context = json!({"user": "stanley", "pack": rule.pack});
-    let ctx = RenderContext::new(&event.payload, &kv, chrono::Utc::now())
-        .with_config(&config)
-        .with_action_context(&action_context);
-    let explanation = compiled.explain(&ctx);
-    let trigger_matches = event.trigger == rule.trigger.trigger_type;
-    let matched = explanation.matched && trigger_matches;
-
-    let mut warnings = Vec::new();
-    if !trigger_matches {
-        warnings.push(format!(
-            "the event's trigger `{}` is not the rule's trigger type `{}`; the rule would not see it",
-            event.trigger, rule.trigger.trigger_type
-        ));
-    }
-    if !rule.enabled {
-        warnings.push(format!(
-            "rule `{}` is disabled (`enabled: true` is needed; StackStorm's default is false); it is evaluated as if enabled",
-            rule.rule_ref()
-        ));
-    }
-
-    let rendered = if matched {
-        match compiled.render_action_parameters(&ctx) {
-            Ok(parameters) => Some(parameters),
-            Err(error) => {
-                eprintln!(
-                    "error: the rule matched but its action parameters do not render: {error}"
-                );
-                None
-            }
-        }
-    } else {
-        None
+    let scene = Scene {
+        kv: &kv,
+        config: &config,
+        user: "stanley",
+        known: &known,
     };
-
-    let catalog = Catalog::new(known.iter());
-    if let Some(parameters) = &rendered {
-        match catalog.action(&rule.action.action_ref) {
-            Some(action) => warnings.extend(check_parameters(action, parameters)),
-            None if known.iter().any(|p: &LoadedPack| {
-                Some(p.pack_ref.as_str()) == rule.action.action_ref.split_once('.').map(|x| x.0)
-            }) =>
-            {
-                warnings.push(format!(
-                    "action `{}` does not exist",
-                    rule.action.action_ref
-                ));
-            }
-            None => {}
+    let verdict = test_rule(&rule, &event, &scene).map_err(|problem| anyhow::anyhow!(problem))?;
+    let Verdict {
+        explanation,
+        matched,
+        rendered,
+        warnings,
+        ..
+    } = verdict;
+    let rendered = match rendered {
+        Some(Ok(parameters)) => Some(parameters),
+        Some(Err(error)) => {
+            eprintln!("error: the rule matched but its action parameters do not render: {error}");
+            None
         }
-    }
+        None => None,
+    };
 
     for warning in &warnings {
         eprintln!("warning: {warning}");
@@ -473,31 +442,6 @@ fn print_table(
     } else {
         print_line("NOT MATCHED");
     }
-}
-
-/// Parameters that would fail the action at run time. Values are cast the way StackStorm
-/// casts rendered parameters before validation (a string rendered for an integer parameter is
-/// parsed), and defaults are applied, so only real problems are reported.
-/// What would fail the action at run time, checked the way the engine checks every execution.
-fn check_parameters(action: &LoadedAction, parameters: &Map<String, Value>) -> Vec<String> {
-    use nerve_engine::ParameterProblem;
-    let action_ref = action.action.action_ref();
-    let Err(problems) = nerve_engine::check_action_parameters(action, parameters.clone()) else {
-        return Vec::new();
-    };
-    problems
-        .into_iter()
-        .map(|problem| match problem {
-            ParameterProblem::Immutable { parameter } => format!(
-                "parameter `{parameter}` of action `{action_ref}` is immutable; the value given is rejected"
-            ),
-            ParameterProblem::Schema { path, message } => format!(
-                "parameters of action `{action_ref}` are invalid{}: {message}",
-                path.map(|p| format!(" at `{p}`")).unwrap_or_default()
-            ),
-            other => format!("parameters of action `{action_ref}`: {other}"),
-        })
-        .collect()
 }
 
 fn read_event(path: &Path) -> anyhow::Result<TriggerInstance> {

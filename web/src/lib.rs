@@ -33,14 +33,16 @@ mod platform;
 mod routes;
 mod server;
 mod state;
+mod telemetry;
 
 pub use auth::{Auth, AuthError, Principal};
 pub use client::{Client, ClientError, discover, write_server_info};
 pub use list::{DEFAULT_LIMIT, MAX_LIMIT};
 pub use platform::{
-    ActionView, BoxFuture, Diagnostic, EmitRequest, MetricSample, PackDetails, PackRegistration,
-    Platform, PlatformError, PlatformResult, ReloadError, RuleSource, RunRequest, SensorExitView,
-    SensorLogLine, SensorRunState, SensorStatusView, SensorTriggerView, SensorView, WebhookTarget,
+    ActionView, BoxFuture, CriterionResult, Diagnostic, EmitRequest, MetricSample, PackDetails,
+    PackRegistration, Platform, PlatformError, PlatformResult, ReloadError, RenderedAction,
+    RuleSource, RuleTestReport, RuleValidation, RunRequest, SensorExitView, SensorLogLine,
+    SensorRunState, SensorStatusView, SensorTriggerView, SensorView, TestEvent, WebhookTarget,
 };
 pub use routes::nodes::{DeadLetterDto, QueueDto, ReplayDto, ReplayedDto};
 pub use routes::webhooks::{SIGNATURE_HEADER, TRACE_TAG_HEADER, hmac_key_name, sign};

@@ -1,6 +1,6 @@
 //! The router and the server: builds the axum `Router` from the route table with its layers
-//! (authentication, request timeout except on streams, a `request{method, matched_path}` span),
-//! and serves it until cancelled.
+//! (authentication, request timeout except on streams, request timing for `/metrics`, a
+//! `request{method, matched_path}` span), and serves it until cancelled.
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
@@ -16,6 +16,7 @@ use crate::auth::require_auth;
 use crate::error::AppError;
 use crate::routes::{self, Access};
 use crate::state::AppState;
+use crate::telemetry::time_requests;
 
 /// The API router: every route of the route table (`routes` module) with its layers, and `state`.
 pub fn router(state: AppState) -> Router {
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router {
     timed
         .merge(streams.route_layer(auth_layer))
         .fallback(not_found)
+        .layer(from_fn_with_state(state.clone(), time_requests))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {
                 let matched_path = request

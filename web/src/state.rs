@@ -1,14 +1,17 @@
 //! `AppState`: what every handler shares (store, platform, credentials, options, the shutdown
 //! token that ends long-lived streams).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use nerve_store::Store;
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Auth;
 use crate::platform::Platform;
+use crate::routes::stream::Prepared;
+use crate::telemetry::Telemetry;
 
 /// Runtime knobs of the HTTP server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +45,10 @@ pub struct AppState {
     pub options: ServerOptions,
     /// Cancelled at shutdown: ends SSE streams so graceful shutdown does not wait on them.
     pub(crate) shutdown: CancellationToken,
+    /// Request latencies and open streams, for `/metrics`.
+    pub(crate) telemetry: Arc<Telemetry>,
+    /// The event streams' shared hub (started by the first stream).
+    pub(crate) hub: Arc<OnceLock<broadcast::Sender<Arc<Prepared>>>>,
 }
 
 impl AppState {
@@ -53,6 +60,8 @@ impl AppState {
             auth,
             options: ServerOptions::default(),
             shutdown: CancellationToken::new(),
+            telemetry: Arc::new(Telemetry::default()),
+            hub: Arc::new(OnceLock::new()),
         }
     }
 

@@ -17,7 +17,8 @@ pub use document::{DocumentKind, load_document, validate_document};
 pub use hash::{content_hash, pack_files};
 pub use loader::{
     Catalog, ConfigSchema, LoadedAction, LoadedPack, LoadedPolicy, LoadedRule, LoadedSensor,
-    LoadedTriggerType, PackErrors, load_pack, load_packs, load_rule_file, load_rule_text,
+    LoadedTriggerType, PackErrors, check_rule_text, load_pack, load_packs, load_rule_file,
+    load_rule_text,
 };
 pub use nerve_yaml::{
     MAX_ALIAS_EXPANSION, MAX_DEPTH, PathDisplay, PathSegment, Span, YamlDocument, YamlError,

@@ -46,6 +46,10 @@ Suites:
   workflows  Orquesta workflows on `nerve up` (child process like `up`'s). Targets:
            with-items over 1,000 core.noop items, 10 at a time      >= 500 items/s
            orchestration overhead per task (sequential core.noop)   p50 < 2 ms
+  ui     The web UI's load on `nerve up` (child process like `up`'s): 100 event stream (SSE)
+         clients and 20 API readers making the UI's list and detail reads while 5,000 webhook
+         events stream into core.noop executions. Prints API read latency p50/p90/p99 under
+         load next to an idle baseline, and the events each stream delivered. No target.
   all    Every suite with its defaults.
 
 Figures are medians over rounds measured in one run; ratios are computed within the run.";
@@ -85,6 +89,11 @@ enum Suite {
     /// sequential workflow (time from one task's end to the next one's start; target p50 <
     /// 2 ms). Build the server first: `cargo build --release --bin nerve`.
     Workflows(up::workflows::Args),
+    /// The web UI's load: `clients` event streams (SSE) held open and `readers` tasks making
+    /// the UI's API reads while webhook events stream into executions; API read latency
+    /// percentiles under that load next to an idle baseline. Build the server first:
+    /// `cargo build --release --bin nerve`.
+    Ui(up::ui::Args),
     /// Every suite above, each with its defaults.
     All,
 }
@@ -98,10 +107,12 @@ fn main() -> anyhow::Result<()> {
         Suite::Packs(args) => up::run_packs(&args),
         Suite::Amqp(args) => up::run_amqp(&args),
         Suite::Workflows(args) => up::workflows::run(&args),
+        Suite::Ui(args) => up::ui::run(&args),
         Suite::All => {
             rules::run(&defaults::<rules::Args>())?;
             up::run(&defaults::<up::Args>())?;
             up::workflows::run(&defaults::<up::workflows::Args>())?;
+            up::ui::run(&defaults::<up::ui::Args>())?;
             up::run_amqp(&defaults::<up::amqp::Args>())
         }
     }

@@ -42,6 +42,14 @@ pub struct VersionDto {
     pub api: String,
     /// The authenticated user.
     pub user: String,
+    /// Whether the caller is an administrator.
+    #[serde(default)]
+    pub admin: bool,
+    /// How the caller authenticated: `token` (the admin token: send it as `X-Auth-Token`) or
+    /// `api_key` (send it as `St2-Api-Key`). The web UI logs in with `Authorization: Bearer`,
+    /// which takes either, and keeps the header this names.
+    #[serde(default)]
+    pub credential: String,
 }
 
 /// `GET /api/v1/health`.

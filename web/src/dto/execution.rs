@@ -55,6 +55,10 @@ pub struct ExecutionDto {
     /// Size of the full result as JSON, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result_size: Option<u64>,
+    /// `result` is only the start of the result's JSON, as a string (`max_result_bytes` asked
+    /// for it); the whole result is at `/executions/{id}/result`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub result_truncated: bool,
     /// Why it ended this way.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -143,6 +147,7 @@ impl ExecutionDto {
             parameters,
             result: execution.result,
             result_size,
+            result_truncated: false,
             reason: execution.reason,
             rule: execution
                 .context

@@ -25,9 +25,10 @@ use serde_json::{Map, Value};
 use crate::routes::nodes::{DeadLetterDto, QueueDto};
 
 pub use types::{
-    ActionView, Diagnostic, EmitRequest, MetricSample, PackDetails, PackRegistration, ReloadError,
-    RuleSource, RunRequest, SensorExitView, SensorLogLine, SensorRunState, SensorStatusView,
-    SensorTriggerView, SensorView, WebhookTarget,
+    ActionView, CriterionResult, Diagnostic, EmitRequest, MetricSample, PackDetails,
+    PackRegistration, ReloadError, RenderedAction, RuleSource, RuleTestReport, RuleValidation,
+    RunRequest, SensorExitView, SensorLogLine, SensorRunState, SensorStatusView, SensorTriggerView,
+    SensorView, TestEvent, WebhookTarget,
 };
 
 /// A boxed, `Send` future: what every [`Platform`] method returns.
@@ -304,6 +305,29 @@ pub trait Platform: Send + Sync + 'static {
     /// Errors: `Invalid` with positions (`line`/`col` into the YAML text, or the JSON field path).
     fn create_rule(&self, source: RuleSource) -> BoxFuture<'_, PlatformResult<RuleRecord>>;
 
+    /// Validates a rule exactly as [`Platform::create_rule`] would (against the packs in force)
+    /// without storing anything. A rule with problems is a successful answer listing them.
+    ///
+    /// Errors: `Unavailable` where the platform cannot validate rules (the default).
+    fn validate_rule(&self, source: RuleSource) -> BoxFuture<'_, PlatformResult<RuleValidation>> {
+        let _ = source;
+        Box::pin(async { Err(no_rule_tester()) })
+    }
+
+    /// Evaluates a rule (which need not be stored) against `event` with the rule tester: each
+    /// criterion explained, and when it matches, the action's rendered parameters checked
+    /// against the action's schema. Key-value lookups see the datastore, secrets masked.
+    ///
+    /// Errors: `Unavailable` where the platform cannot test rules (the default).
+    fn test_rule(
+        &self,
+        source: RuleSource,
+        event: TestEvent,
+    ) -> BoxFuture<'_, PlatformResult<RuleTestReport>> {
+        let _ = (source, event);
+        Box::pin(async { Err(no_rule_tester()) })
+    }
+
     /// Removes a rule; returns it.
     ///
     /// Errors: `NotFound`.
@@ -409,6 +433,12 @@ pub trait Platform: Send + Sync + 'static {
     ) -> BoxFuture<'a, PlatformResult<usize>> {
         let _ = ids;
         Box::pin(async move { Err(PlatformError::not_found("queue", queue)) })
+    }
+}
+
+fn no_rule_tester() -> PlatformError {
+    PlatformError::Unavailable {
+        message: "this server cannot validate or test rules".to_owned(),
     }
 }
 

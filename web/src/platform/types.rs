@@ -302,3 +302,89 @@ pub struct SensorLogLine {
     /// The text.
     pub message: String,
 }
+
+/// The server's verdict on a rule's text (`POST /api/v1/rules/validate`): every problem with its
+/// line and column, nothing stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RuleValidation {
+    /// Whether the rule has no errors (it may have warnings) and would be accepted as it is.
+    pub valid: bool,
+    /// The rule's ref (`pack.name`) when it could be read that far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_ref: Option<String>,
+    /// Errors and warnings, in document order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// An event to test a rule against: StackStorm's trigger-instance shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestEvent {
+    /// The trigger type ref (`core.st2.webhook`).
+    pub trigger: String,
+    /// The payload.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub payload: Value,
+}
+
+/// One criterion of a tested rule, evaluated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CriterionResult {
+    /// The key as written (`trigger.body.repo`).
+    pub key: String,
+    /// The operator as written (`equals`, `regex`, ...).
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<String>,
+    /// The rendered pattern.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    pub pattern: Option<Value>,
+    /// The value found at the key (absent: not found or `null`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    pub value: Option<Value>,
+    /// Whether it holds.
+    pub result: bool,
+    /// Why, in words.
+    pub reason: String,
+}
+
+/// The action a matched rule would run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RenderedAction {
+    /// The action ref.
+    #[serde(rename = "ref")]
+    pub action_ref: String,
+    /// Its parameters as rendered from the event.
+    #[schema(value_type = Object)]
+    pub parameters: Map<String, Value>,
+}
+
+/// A rule tested against an event (`POST /api/v1/rules/test`), as `nerve rule test` explains
+/// it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RuleTestReport {
+    /// Whether the rule is valid; when not, `diagnostics` says why and nothing was evaluated.
+    pub valid: bool,
+    /// Problems of the rule (errors when invalid; warnings otherwise).
+    pub diagnostics: Vec<Diagnostic>,
+    /// The rule's ref.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_ref: Option<String>,
+    /// Whether the rule matches the event (its trigger type and every criterion).
+    pub matched: bool,
+    /// Whether the event is of the rule's trigger type.
+    pub trigger_matches: bool,
+    /// A reason that applies to the whole rule, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Every criterion, evaluated even after the first that fails.
+    pub criteria: Vec<CriterionResult>,
+    /// When matched: the action and its rendered parameters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<RenderedAction>,
+    /// What would go wrong at run time (a parameter failing the action's schema, a disabled
+    /// rule, an event of another trigger type).
+    pub warnings: Vec<String>,
+}

@@ -56,6 +56,10 @@ pub(crate) struct ShowQuery {
     /// Show secret parameters in clear (administrators only).
     #[serde(default)]
     show_secrets: bool,
+    /// Largest result to return whole, in bytes of JSON. A larger result comes back as a string
+    /// holding (at most) its first `max_result_bytes` bytes, with `result_truncated: true`; the
+    /// whole result is at `/executions/{id}/result`. Default: no limit.
+    max_result_bytes: Option<usize>,
 }
 
 fn parse_status(text: &str) -> AppResult<ExecutionStatus> {
@@ -157,10 +161,70 @@ pub(crate) async fn get(
     ApiQuery(query): ApiQuery<ShowQuery>,
 ) -> AppResult<Json<ExecutionDto>> {
     check_show_secrets(&caller, query.show_secrets)?;
+    if let Some(max) = query.max_result_bytes {
+        let record = state
+            .store
+            .execution_record(&id)?
+            .ok_or_else(|| AppError::not_found("execution", &id))?;
+        if record.result_size > u64::try_from(max).unwrap_or(u64::MAX) {
+            let size = Some(record.result_size);
+            let mut execution = record.execution;
+            execution.result = execution.result.map(|result| truncated(&result, max));
+            let mut dto = execution_dto(&state, execution, size, query.show_secrets).await;
+            dto.result_truncated = true;
+            return Ok(Json(dto));
+        }
+    }
     let (execution, size) = load_execution(&state, &id)?;
     Ok(Json(
         execution_dto(&state, execution, size, query.show_secrets).await,
     ))
+}
+
+/// The first `max` bytes of a result's JSON (cut at a character boundary), as a string. A
+/// preview string the store kept for a result too large to hold inline is cut the same way.
+fn truncated(result: &serde_json::Value, max: usize) -> serde_json::Value {
+    let text = match result {
+        serde_json::Value::String(text) => text.clone(),
+        other => serde_json::to_string_pretty(other).unwrap_or_default(),
+    };
+    let mut end = max.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    serde_json::Value::String(text[..end].to_owned())
+}
+
+/// An execution's whole result as JSON, however large (served as a download).
+#[utoipa::path(
+    get,
+    path = "/api/v1/executions/{id}/result",
+    tag = "executions",
+    params(("id" = String, Path, description = "Execution id")),
+    responses(
+        (status = 200, description = "The result (`null` when there is none)", content_type = "application/json"),
+        (status = 404, description = "No such execution", body = Fault)
+    )
+)]
+pub(crate) async fn result(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> AppResult<axum::response::Response> {
+    use axum::response::IntoResponse as _;
+    let (execution, _) = load_execution(&state, &id)?;
+    let body = serde_json::to_vec(&execution.result).map_err(|error| AppError::internal(&error))?;
+    let disposition = format!("attachment; filename=\"{id}-result.json\"");
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/json".to_owned(),
+            ),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// Runs an action (`st2 run`): the platform validates the parameters and records the

@@ -1,5 +1,7 @@
 //! `/metrics`: Prometheus text computed from the store (executions by status, events,
-//! enforcements, content counts, flushes) plus whatever the platform reports.
+//! enforcements, content counts, flushes, execution latencies over the most recent executions),
+//! the bus's queue depths, the API's own request latencies and open streams, plus whatever the
+//! platform reports (sensor restarts and dispatches).
 //!
 //! Authenticated like the rest of the API (Prometheus can send the admin token or an API key as
 //! `Authorization: Bearer`). The counts walk the store once (reading only each execution's
@@ -30,17 +32,154 @@ use crate::state::AppState;
 )]
 pub(crate) async fn metrics(State(state): State<AppState>) -> AppResult<impl IntoResponse> {
     let store = state.store.clone();
-    let mut samples = tokio::task::spawn_blocking(move || store_samples(&store))
-        .await
-        .map_err(|error| AppError::internal(&error))??;
+    let mut samples = tokio::task::spawn_blocking(move || {
+        let mut samples = store_samples(&store)?;
+        samples.extend(latency_samples(&store)?);
+        AppResult::Ok(samples)
+    })
+    .await
+    .map_err(|error| AppError::internal(&error))??;
+    match state.platform.queues().await {
+        Ok(queues) => samples.extend(queue_samples(&queues)),
+        Err(error) => tracing::debug!(%error, "Metrics without queue depths."),
+    }
     samples.extend(state.platform.metrics());
+    let mut text = render(&samples);
+    text.push_str(&state.telemetry.render());
     Ok((
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        render(&samples),
+        text,
     ))
+}
+
+/// Executions the latency summaries are computed over (the most recent ones).
+const LATENCY_WINDOW: usize = 1000;
+
+/// Quantiles of the latency summaries.
+const QUANTILES: [f64; 3] = [0.5, 0.9, 0.99];
+
+/// Seconds from `from` to `to` (RFC 3339), when both parse and `to` is not earlier.
+fn seconds_between(from: &str, to: &str) -> Option<f64> {
+    let from = chrono::DateTime::parse_from_rfc3339(from).ok()?;
+    let to = chrono::DateTime::parse_from_rfc3339(to).ok()?;
+    let micros = (to - from).num_microseconds()?;
+    // Latencies are far below 2^53 microseconds.
+    #[allow(clippy::cast_precision_loss)]
+    (micros >= 0).then(|| micros as f64 / 1e6)
+}
+
+/// The `q` quantile of sorted values (nearest rank).
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    // Ranks are small, positive and within the slice.
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+fn summary(name: &str, help: &str, mut values: Vec<f64>) -> Vec<MetricSample> {
+    values.sort_by(f64::total_cmp);
+    let mut samples: Vec<MetricSample> = QUANTILES
+        .iter()
+        .map(|q| MetricSample {
+            name: name.to_owned(),
+            help: help.to_owned(),
+            kind: "summary",
+            labels: vec![("quantile".to_owned(), q.to_string())],
+            value: quantile(&values, *q),
+        })
+        .collect();
+    let sum: f64 = values.iter().sum();
+    #[allow(clippy::cast_precision_loss)]
+    let count = values.len() as f64;
+    for (suffix, value) in [("_sum", sum), ("_count", count)] {
+        samples.push(MetricSample {
+            name: format!("{name}{suffix}"),
+            help: help.to_owned(),
+            kind: "summary",
+            labels: Vec::new(),
+            value,
+        });
+    }
+    samples
+}
+
+/// Queue wait (requested → running) and run time (running → end) of the most recent finished
+/// executions, as summaries.
+fn latency_samples(store: &Store) -> AppResult<Vec<MetricSample>> {
+    let page = store.list_executions(&nerve_store::ExecutionFilter {
+        limit: Some(LATENCY_WINDOW),
+        ..nerve_store::ExecutionFilter::default()
+    })?;
+    let mut waits = Vec::new();
+    let mut runs = Vec::new();
+    for record in &page.items {
+        let execution = &record.execution;
+        let Some(end) = execution.end_timestamp.as_deref() else {
+            continue;
+        };
+        let running = execution
+            .log
+            .iter()
+            .find(|change| change.status == nerve_model::ExecutionStatus::Running)
+            .map(|change| change.timestamp.as_str());
+        if let Some(running) = running {
+            waits.extend(seconds_between(&execution.start_timestamp, running));
+            runs.extend(seconds_between(running, end));
+        }
+    }
+    let mut samples = summary(
+        "nerve_execution_queue_seconds",
+        "Time from request to running, over the most recent 1000 executions that finished.",
+        waits,
+    );
+    samples.extend(summary(
+        "nerve_execution_run_seconds",
+        "Time from running to the end, over the most recent 1000 executions that finished.",
+        runs,
+    ));
+    Ok(samples)
+}
+
+fn queue_samples(queues: &[crate::routes::nodes::QueueDto]) -> Vec<MetricSample> {
+    let mut samples = Vec::new();
+    for (state, help) in [
+        ("ready", "Messages in a bus queue by state."),
+        ("unacked", "Messages in a bus queue by state."),
+        ("dead_letters", "Messages in a bus queue by state."),
+    ] {
+        for queue in queues {
+            let value = match state {
+                "ready" => queue.ready,
+                "unacked" => queue.unacked,
+                _ => queue.dead_letters,
+            };
+            samples.push(gauge(
+                "nerve_queue_messages",
+                help,
+                &[("queue", queue.name.as_str()), ("state", state)],
+                usize::try_from(value).unwrap_or(usize::MAX),
+            ));
+        }
+    }
+    for queue in queues {
+        samples.push(gauge(
+            "nerve_queue_consumers",
+            "Consumers of a bus queue.",
+            &[("queue", queue.name.as_str())],
+            usize::try_from(queue.consumers).unwrap_or(usize::MAX),
+        ));
+    }
+    samples
 }
 
 fn gauge(name: &str, help: &str, labels: &[(&str, &str)], value: usize) -> MetricSample {
@@ -136,7 +275,13 @@ pub(crate) fn render(samples: &[MetricSample]) -> String {
     let mut text = String::new();
     let mut described: Vec<&str> = Vec::new();
     for sample in samples {
-        if !described.contains(&sample.name.as_str()) {
+        // A summary's `_sum` and `_count` belong to the family described above them.
+        let family = sample
+            .name
+            .strip_suffix("_sum")
+            .or_else(|| sample.name.strip_suffix("_count"))
+            .filter(|family| sample.kind == "summary" && described.contains(family));
+        if family.is_none() && !described.contains(&sample.name.as_str()) {
             described.push(&sample.name);
             let _ = writeln!(
                 text,

@@ -3,7 +3,8 @@
 //! document. Handlers live in one file per resource.
 //!
 //! Access rules:
-//! * `Public`: no credentials (health, the OpenAPI document).
+//! * `Public`: no credentials (health, the OpenAPI document, the web UI's page and assets, which
+//!   hold no data).
 //! * `Authenticated`: the auth layer refuses requests without a valid token or API key (401).
 //! * `Webhook`: the handler authenticates itself, because an HMAC-signed request needs no token.
 
@@ -24,6 +25,7 @@ pub(crate) mod stream;
 pub(crate) mod traces;
 pub(crate) mod trigger_instances;
 pub(crate) mod triggers;
+pub(crate) mod ui;
 pub(crate) mod webhooks;
 pub(crate) mod workflows;
 
@@ -123,6 +125,9 @@ pub(crate) fn table() -> Vec<Route> {
     use Access::{Authenticated, Public, Webhook};
     use Verb::{Delete, Get, Post, Put};
     vec![
+        // The web UI.
+        Route::new(Get, "/", Public, ui::index),
+        Route::new(Get, "/ui/{*path}", Public, ui::file),
         // Service.
         Route::new(Get, "/health", Public, root::health).alias_of("/api/v1/health"),
         Route::new(Get, "/api/v1/health", Public, root::health),
@@ -165,6 +170,13 @@ pub(crate) fn table() -> Vec<Route> {
         // Rules.
         Route::new(Get, "/api/v1/rules", Authenticated, rules::list),
         Route::new(Post, "/api/v1/rules", Authenticated, rules::create),
+        Route::new(
+            Post,
+            "/api/v1/rules/validate",
+            Authenticated,
+            rules::validate,
+        ),
+        Route::new(Post, "/api/v1/rules/test", Authenticated, rules::test),
         Route::new(Get, "/api/v1/rules/{ref}", Authenticated, rules::get),
         Route::new(Put, "/api/v1/rules/{ref}", Authenticated, rules::update),
         Route::new(Delete, "/api/v1/rules/{ref}", Authenticated, rules::delete),
@@ -251,6 +263,12 @@ pub(crate) fn table() -> Vec<Route> {
             "/api/v1/executions/{id}",
             Authenticated,
             executions::cancel,
+        ),
+        Route::new(
+            Get,
+            "/api/v1/executions/{id}/result",
+            Authenticated,
+            executions::result,
         ),
         Route::new(
             Post,

@@ -163,6 +163,7 @@ fn follow_output(
     mut changes: tokio::sync::broadcast::Receiver<nerve_store::Change>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     async_stream::stream! {
+        let _open = state.telemetry.stream_opened();
         let store = state.store.clone();
         let mut cursor = from;
         loop {

@@ -3,10 +3,10 @@
 use axum::Json;
 use axum::response::IntoResponse;
 
-use crate::auth::Caller;
+use crate::auth::{AuthMethod, Caller};
 use crate::dto::{Fault, HealthDto, VersionDto};
 
-/// Nerve's version and the caller's user name.
+/// Nerve's version, the caller's user name and how it authenticated.
 #[utoipa::path(
     get,
     path = "/api/v1/",
@@ -19,6 +19,13 @@ pub(crate) async fn version(Caller(principal): Caller) -> Json<VersionDto> {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         api: "v1".to_owned(),
         user: principal.user,
+        admin: principal.admin,
+        credential: match principal.method {
+            AuthMethod::AdminToken => "token",
+            AuthMethod::ApiKey(_) => "api_key",
+            AuthMethod::WebhookSignature => "signature",
+        }
+        .to_owned(),
     })
 }
 

@@ -1,5 +1,6 @@
 //! `/api/v1/rules`: list and get (store reads with the effective enabled state), create from
-//! JSON or YAML, replace, delete, enable and disable with a reason (through the platform).
+//! JSON or YAML, replace, delete, enable and disable with a reason (through the platform), and
+//! the editor's helpers: validate a rule without storing it, and test a rule against an event.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -8,13 +9,14 @@ use axum::http::{HeaderMap, StatusCode, header};
 use nerve_model::Rule;
 use serde::Deserialize;
 use serde_json::Value;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
 use crate::dto::{DisableRuleBody, Fault, RuleDto};
 use crate::error::{ApiQuery, AppError, AppResult};
 use crate::list::{Paged, Paging};
 use crate::platform::RuleSource;
+use crate::platform::{RuleTestReport, RuleValidation, TestEvent};
 use crate::state::AppState;
 
 /// Filters of `GET /rules`.
@@ -297,4 +299,107 @@ pub(crate) async fn disable(
         .set_rule_enabled(&rule_ref, false, reason)
         .await?;
     Ok(Json(record.into()))
+}
+
+/// Validates a rule (StackStorm YAML with `Content-Type: application/yaml`, or a JSON rule)
+/// exactly as `POST /rules` would, against the packs in force, and stores nothing. A rule with
+/// problems is a `200` whose `diagnostics` give each problem's line, column and field (the web
+/// UI's editor calls this as you type).
+#[utoipa::path(
+    post,
+    path = "/api/v1/rules/validate",
+    tag = "rules",
+    request_body(
+        description = "Rule YAML with `Content-Type: application/yaml`, or a rule as JSON",
+        content(
+            (String = "application/yaml"),
+            (RuleDto = "application/json")
+        )
+    ),
+    responses(
+        (status = 200, description = "The verdict, with every problem", body = RuleValidation),
+        (status = 400, description = "The body is neither YAML text nor a JSON object", body = Fault)
+    )
+)]
+pub(crate) async fn validate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<Json<RuleValidation>> {
+    let source = rule_source(&headers, &body)?;
+    Ok(Json(state.platform.validate_rule(source).await?))
+}
+
+/// Body of `POST /rules/test`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RuleTestBody {
+    /// The rule: YAML text (a string) or a rule object.
+    #[schema(value_type = Object)]
+    rule: Value,
+    /// The event to test against (`{"trigger", "payload"}`); or give `trigger_instance`.
+    #[serde(default)]
+    event: Option<TestEvent>,
+    /// The id of a recorded event to test against instead of `event`.
+    #[serde(default)]
+    trigger_instance: Option<String>,
+}
+
+/// Tests a rule (stored or not) against an event, as `nerve rule test` does: each criterion
+/// with the value found and why it passes or fails and, when the rule matches, the action with
+/// its rendered parameters and warnings where they would fail the action's schema. An invalid
+/// rule is a `200` with `valid: false` and its diagnostics.
+#[utoipa::path(
+    post,
+    path = "/api/v1/rules/test",
+    tag = "rules",
+    request_body = RuleTestBody,
+    responses(
+        (status = 200, description = "The explanation", body = RuleTestReport),
+        (status = 400, description = "Malformed body: no rule, or neither or both of `event` and `trigger_instance`", body = Fault),
+        (status = 404, description = "No such trigger instance", body = Fault)
+    )
+)]
+pub(crate) async fn test(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> AppResult<Json<RuleTestReport>> {
+    let body: RuleTestBody = serde_json::from_slice(&body).map_err(|error| {
+        AppError::bad_request(format!(
+            "invalid JSON body: {error}; send {{\"rule\": \"<rule YAML>\", \"event\": {{\"trigger\": \"pack.type\", \"payload\": {{...}}}}}}"
+        ))
+    })?;
+    let source = match body.rule {
+        Value::String(text) => RuleSource::Yaml(text),
+        rule @ Value::Object(_) => RuleSource::Json(rule),
+        _ => {
+            return Err(AppError::bad_request(
+                "`rule` must be the rule's YAML text (a string) or a rule object",
+            ));
+        }
+    };
+    let event = match (body.event, body.trigger_instance) {
+        (Some(event), None) => event,
+        (None, Some(id)) => {
+            let record = state
+                .store
+                .trigger_instance(&id)?
+                .ok_or_else(|| AppError::not_found("trigger instance", &id))?;
+            TestEvent {
+                trigger: record.trigger,
+                payload: record.payload,
+            }
+        }
+        (None, None) => {
+            return Err(AppError::bad_request(
+                "give the event to test against: `event` ({\"trigger\", \"payload\"}) or `trigger_instance` (an event id)",
+            ));
+        }
+        (Some(_), Some(_)) => {
+            return Err(AppError::bad_request(
+                "give either `event` or `trigger_instance`, not both",
+            ));
+        }
+    };
+    Ok(Json(state.platform.test_rule(source, event).await?))
 }

@@ -6,6 +6,10 @@
 //! line). Query `events` (comma-separated names) picks events; `execution_id`/`execution_ids`
 //! and `action_refs` narrow them. A heartbeat comment goes out every 15 s.
 //!
+//! Every change is prepared once for all streams by one hub task (`hub`): the execution read,
+//! masked and encoded once, not once per client, so a hundred open browsers cost little more
+//! than one. Each stream keeps only its own filters and what it has seen.
+//!
 //! An execution is reported as `create` the first time this stream sees it while it has one
 //! status entry, as `update` otherwise. Output lines of an execution this stream has not seen
 //! before start at the first line written after the client connected. After a `Lagged` (the
@@ -14,6 +18,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -21,6 +26,7 @@ use chrono::Utc;
 use futures_util::Stream;
 use nerve_store::{Change, ChangeKind, ChangeOp, Store};
 use serde::Deserialize;
+use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 use utoipa::IntoParams;
 
@@ -117,7 +123,7 @@ pub(crate) async fn stream(
 ) -> AppResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     // Taken before subscribing: a line stamped after it is new to this client.
     let connected_at = nerve_store::timestamp(Utc::now());
-    let changes = state.store.subscribe();
+    let changes = hub(&state).subscribe();
     let heartbeat = state.options.heartbeat;
     let events = follow(state, Filter::new(&query), connected_at, changes);
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(heartbeat)))
@@ -146,13 +152,125 @@ fn first_seq_since(store: &Store, id: &str, since: &str) -> nerve_store::Result<
     Ok(low)
 }
 
+/// Changes held for streams that fall behind the hub before they lag.
+const HUB_CAPACITY: usize = 4096;
+
+/// One store change, prepared once for every stream.
+#[derive(Debug)]
+pub(crate) enum Prepared {
+    /// An execution was written: the masked DTO, encoded, and what streams filter on.
+    Execution {
+        id: String,
+        action: String,
+        start_timestamp: String,
+        /// Status entries so far (`create` is a first sight with at most one).
+        log_len: usize,
+        is_final: bool,
+        json: Arc<str>,
+    },
+    /// An execution was purged.
+    ExecutionDeleted { id: String },
+    /// Output lines were written for an execution (each stream reads from its own cursor).
+    Output { id: String },
+    /// The hub fell behind the store's feed and missed changes.
+    Lagged(u64),
+}
+
+/// The hub's sender, starting the hub on first use: one task that follows the store's change
+/// feed until shutdown and prepares each change while any stream listens.
+pub(crate) fn hub(state: &AppState) -> broadcast::Sender<Arc<Prepared>> {
+    state
+        .hub
+        .get_or_init(|| {
+            let (sender, _) = broadcast::channel(HUB_CAPACITY);
+            let changes = state.store.subscribe();
+            tokio::spawn(run_hub(state.clone(), changes, sender.clone()));
+            sender
+        })
+        .clone()
+}
+
+async fn run_hub(
+    state: AppState,
+    mut changes: tokio::sync::broadcast::Receiver<Change>,
+    sender: broadcast::Sender<Arc<Prepared>>,
+) {
+    loop {
+        let change = tokio::select! {
+            () = state.shutdown.cancelled() => return,
+            change = changes.recv() => change,
+        };
+        let prepared = match change {
+            Ok(change) if sender.receiver_count() == 0 => {
+                let _ = change;
+                continue;
+            }
+            Ok(change) => match prepare(&state, change).await {
+                Some(prepared) => prepared,
+                None => continue,
+            },
+            Err(RecvError::Lagged(missed)) => {
+                tracing::debug!(missed, "The stream hub lagged.");
+                Prepared::Lagged(missed)
+            }
+            Err(RecvError::Closed) => return,
+        };
+        // No receiver right now is not an error: the next stream subscribes later.
+        let _ = sender.send(Arc::new(prepared));
+    }
+}
+
+async fn prepare(state: &AppState, change: Change) -> Option<Prepared> {
+    match (change.kind, change.op) {
+        (ChangeKind::Execution, ChangeOp::Delete) => {
+            Some(Prepared::ExecutionDeleted { id: change.id })
+        }
+        (ChangeKind::Execution, ChangeOp::Put) => {
+            let record = match state.store.execution_record(&change.id) {
+                Ok(Some(record)) => record,
+                Ok(None) => return None,
+                Err(error) => {
+                    tracing::warn!(%error, execution_id = %change.id, "Stream cannot read an execution.");
+                    return None;
+                }
+            };
+            let execution = record.execution;
+            let id = execution.id.clone();
+            let action = execution.action.clone();
+            let start_timestamp = execution.start_timestamp.clone();
+            let log_len = execution.log.len();
+            let is_final = execution.status.is_final();
+            let size = (record.result_size > 0).then_some(record.result_size);
+            let dto = execution_dto(state, execution, size, false).await;
+            let json: Arc<str> = match serde_json::to_string(&dto) {
+                Ok(json) => json.into(),
+                Err(error) => {
+                    tracing::warn!(%error, execution_id = %id, "Stream cannot encode an execution.");
+                    return None;
+                }
+            };
+            Some(Prepared::Execution {
+                id,
+                action,
+                start_timestamp,
+                log_len,
+                is_final,
+                json,
+            })
+        }
+        (ChangeKind::Output, _) => Some(Prepared::Output { id: change.id }),
+        _ => None,
+    }
+}
+
 fn follow(
     state: AppState,
     filter: Filter,
     connected_at: String,
-    mut changes: tokio::sync::broadcast::Receiver<Change>,
+    mut changes: broadcast::Receiver<Arc<Prepared>>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     async_stream::stream! {
+        let _open = state.telemetry.stream_opened();
         let store = state.store.clone();
         let mut seen = Seen::default();
         loop {
@@ -169,64 +287,58 @@ fn follow(
                 }
                 Err(RecvError::Closed) => return,
             };
-            if !filter.wants_execution(&change.id) {
-                continue;
-            }
-            match (change.kind, change.op) {
-                (ChangeKind::Execution, ChangeOp::Delete) => {
-                    seen.cursors.remove(&change.id);
-                    let action = seen.actions.remove(&change.id);
+            match change.as_ref() {
+                Prepared::Lagged(missed) => {
+                    yield Ok(Event::default().comment(format!("lagged: {missed} changes missed")));
+                }
+                Prepared::ExecutionDeleted { id } => {
+                    if !filter.wants_execution(id) {
+                        continue;
+                    }
+                    seen.cursors.remove(id);
+                    let action = seen.actions.remove(id);
                     if filter.wants_event(DELETE_EVENT)
                         && action.as_deref().is_none_or(|action| filter.wants_action(action))
                     {
-                        yield Ok(json_event(DELETE_EVENT, &serde_json::json!({ "id": change.id })));
+                        yield Ok(json_event(DELETE_EVENT, &serde_json::json!({ "id": id })));
                     }
                 }
-                (ChangeKind::Execution, ChangeOp::Put) => {
-                    let record = match store.execution_record(&change.id) {
-                        Ok(Some(record)) => record,
-                        Ok(None) => continue,
-                        Err(error) => {
-                            tracing::warn!(%error, execution_id = %change.id, "Stream cannot read an execution.");
-                            continue;
-                        }
-                    };
-                    let execution = record.execution;
-                    if !filter.wants_action(&execution.action) {
+                Prepared::Execution { id, action, start_timestamp, log_len, is_final, json } => {
+                    if !filter.wants_execution(id) || !filter.wants_action(action) {
                         continue;
                     }
-                    let first_sight = !seen.actions.contains_key(&execution.id);
+                    let first_sight = !seen.actions.contains_key(id);
                     if first_sight {
-                        seen.actions.insert(execution.id.clone(), execution.action.clone());
-                        if execution.start_timestamp >= connected_at {
+                        seen.actions.insert(id.clone(), action.clone());
+                        if *start_timestamp >= connected_at {
                             // Everything it writes is new to this client.
-                            seen.cursors.entry(execution.id.clone()).or_insert(0);
+                            seen.cursors.entry(id.clone()).or_insert(0);
                         }
                     }
-                    let is_final = execution.status.is_final();
-                    let id = execution.id.clone();
-                    let name = if first_sight && execution.log.len() <= 1 {
+                    let name = if first_sight && *log_len <= 1 {
                         CREATE_EVENT
                     } else {
                         UPDATE_EVENT
                     };
                     if filter.wants_event(name) {
-                        let size = (record.result_size > 0).then_some(record.result_size);
-                        let dto = execution_dto(&state, execution, size, false).await;
-                        yield Ok(json_event(name, &dto));
+                        yield Ok(Event::default().event(name).data(json.as_ref()));
                     }
-                    if is_final {
+                    if *is_final {
                         // Its output is complete: forget it so long streams stay small.
-                        seen.actions.remove(&id);
-                        seen.cursors.remove(&id);
+                        seen.actions.remove(id);
+                        seen.cursors.remove(id);
                     }
                 }
-                (ChangeKind::Output, _) if filter.wants_event(OUTPUT_EVENT) => {
+                Prepared::Output { id } if filter.wants_event(OUTPUT_EVENT) => {
+                    if !filter.wants_execution(id) {
+                        continue;
+                    }
+                    let change_id = id;
                     if !filter.actions.is_empty() {
-                        let action = match seen.actions.get(&change.id) {
+                        let action = match seen.actions.get(change_id) {
                             Some(action) => Some(action.clone()),
                             None => store
-                                .execution_record(&change.id)
+                                .execution_record(change_id)
                                 .ok()
                                 .flatten()
                                 .map(|record| record.execution.action),
@@ -235,22 +347,22 @@ fn follow(
                             continue;
                         }
                     }
-                    let cursor = match seen.cursors.get(&change.id) {
+                    let cursor = match seen.cursors.get(change_id) {
                         Some(cursor) => *cursor,
-                        None => match first_seq_since(&store, &change.id, &connected_at) {
+                        None => match first_seq_since(&store, change_id, &connected_at) {
                             Ok(cursor) => cursor,
                             Err(error) => {
-                                tracing::warn!(%error, execution_id = %change.id, "Stream cannot read output.");
+                                tracing::warn!(%error, execution_id = %change_id, "Stream cannot read output.");
                                 continue;
                             }
                         },
                     };
                     let mut cursor = cursor;
                     loop {
-                        let lines = match store.output(&change.id, cursor, OUTPUT_BATCH) {
+                        let lines = match store.output(change_id, cursor, OUTPUT_BATCH) {
                             Ok(lines) => lines,
                             Err(error) => {
-                                tracing::warn!(%error, execution_id = %change.id, "Stream cannot read output.");
+                                tracing::warn!(%error, execution_id = %change_id, "Stream cannot read output.");
                                 break;
                             }
                         };
@@ -262,7 +374,7 @@ fn follow(
                             yield Ok(json_event(OUTPUT_EVENT, &OutputLineDto::from(line)));
                         }
                     }
-                    seen.cursors.insert(change.id.clone(), cursor);
+                    seen.cursors.insert(change_id.clone(), cursor);
                 }
                 _ => {}
             }

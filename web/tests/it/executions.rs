@@ -347,3 +347,86 @@ async fn output_pages_from_a_sequence_number() {
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
+
+/// Records a finished `core.local` execution whose result is `result`.
+async fn with_result(app: &TestApp, result: Value) -> String {
+    let mut execution = app
+        .execution("admin", ExecutionStatus::Succeeded, json!({"cmd": "x"}))
+        .await;
+    execution.id = nerve_store::new_id();
+    execution.result = Some(result);
+    app.store.create_execution(&execution).await.unwrap();
+    execution.id
+}
+
+#[tokio::test]
+async fn a_large_result_is_cut_on_request_and_downloadable_whole() {
+    let app = TestApp::new();
+    // 300 KB: kept in a file by the store, with a preview in the record.
+    let big = json!({"data": "é".repeat(150_000)});
+    let big_size = serde_json::to_vec(&big).unwrap().len();
+    let id = with_result(&app, big.clone()).await;
+
+    let whole = app
+        .call(Method::GET, &format!("/api/v1/executions/{id}"), None)
+        .await;
+    assert_eq!(whole.body["result"], big);
+    assert!(whole.body.get("result_truncated").is_none());
+
+    let cut = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/executions/{id}?max_result_bytes=1001"),
+            None,
+        )
+        .await;
+    assert_eq!(cut.status, StatusCode::OK);
+    assert_eq!(cut.body["result_truncated"], true);
+    assert_eq!(cut.body["result_size"], json!(big_size));
+    let start = cut.body["result"].as_str().unwrap();
+    assert!(start.len() <= 1001 && start.len() > 900, "{}", start.len());
+    assert!(start.starts_with("{\"data\":\"éé"), "{start}");
+
+    let download = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/executions/{id}/result"),
+            None,
+        )
+        .await;
+    assert_eq!(download.status, StatusCode::OK);
+    assert_eq!(download.body, big);
+    assert_eq!(
+        download.header("content-disposition"),
+        Some(format!("attachment; filename=\"{id}-result.json\"").as_str())
+    );
+
+    // A small inline result is returned whole under the limit, and cut (pretty JSON) above it.
+    let small = with_result(&app, json!({"a": 1, "b": [1, 2, 3]})).await;
+    let under = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/executions/{small}?max_result_bytes=1000"),
+            None,
+        )
+        .await;
+    assert_eq!(under.body["result"], json!({"a": 1, "b": [1, 2, 3]}));
+    let over = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/executions/{small}?max_result_bytes=5"),
+            None,
+        )
+        .await;
+    assert_eq!(over.body["result"], "{\n  \"");
+    assert_eq!(over.body["result_truncated"], true);
+
+    let missing = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/executions/{}/result", nerve_store::new_id()),
+            None,
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}

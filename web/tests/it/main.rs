@@ -13,4 +13,5 @@ mod rules;
 mod sensors;
 mod stream;
 mod support;
+mod ui;
 mod webhooks;

@@ -52,7 +52,33 @@ async fn metrics_report_store_counts_and_platform_samples() {
     assert!(
         text.contains("nerve_fake_queue_depth{queue=\"work\\\"items\"} 3"),
         "{text}"
+    ); // Queue depths from the platform, the API's own latencies, execution latencies.
+    assert!(
+        text.contains("nerve_queue_messages{queue=\"nerve.work\",state=\"ready\"} 4"),
+        "{text}"
     );
+    assert!(
+        text.contains("nerve_queue_consumers{queue=\"nerve.work\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE nerve_http_request_duration_seconds histogram"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE nerve_execution_run_seconds summary"),
+        "{text}"
+    );
+    assert!(
+        text.contains("nerve_execution_run_seconds{quantile=\"0.99\"}"),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("# TYPE nerve_execution_run_seconds").count(),
+        1,
+        "one TYPE line per family: {text}"
+    );
+    assert!(text.contains("nerve_event_streams 0"), "{text}");
 }
 
 #[tokio::test]

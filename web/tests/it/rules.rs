@@ -125,3 +125,124 @@ async fn yaml_rules_pass_through_and_errors_carry_positions() {
         .await;
     assert_eq!(not_object.status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn a_rule_is_validated_without_being_stored() {
+    let app = TestApp::new();
+    let yaml = "---\nname: r\npack: examples\ncritera: {}\n";
+    let answer = app
+        .send(
+            Request::builder()
+                .method(Method::POST)
+                .uri("/api/v1/rules/validate")
+                .header("x-auth-token", app.token())
+                .header("content-type", "application/yaml")
+                .body(Body::from(yaml))
+                .unwrap(),
+        )
+        .await;
+    // Problems are an answer, not a failed request.
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.body["valid"], false);
+    assert_eq!(answer.body["diagnostics"][0]["line"], 4);
+    assert_eq!(answer.body["diagnostics"][0]["field"], "critera");
+    assert_eq!(
+        app.platform.calls().validated,
+        vec![RuleSource::Yaml(yaml.to_owned())]
+    );
+    assert!(
+        app.platform.calls().rule_sources.is_empty(),
+        "nothing created"
+    );
+
+    let json_rule = app
+        .call(Method::POST, "/api/v1/rules/validate", Some(rule("ok")))
+        .await;
+    assert_eq!(json_rule.status, StatusCode::OK);
+    assert_eq!(json_rule.body["valid"], true);
+    assert_eq!(json_rule.body["rule_ref"], "examples.fake");
+
+    let not_a_rule = app
+        .call(Method::POST, "/api/v1/rules/validate", Some(json!([1])))
+        .await;
+    assert_eq!(not_a_rule.status, StatusCode::BAD_REQUEST);
+    assert!(
+        not_a_rule.fault().contains("JSON object"),
+        "{}",
+        not_a_rule.body
+    );
+}
+
+#[tokio::test]
+async fn a_rule_is_tested_against_an_event_or_a_recorded_one() {
+    let app = TestApp::new();
+    let answer = app
+        .call(
+            Method::POST,
+            "/api/v1/rules/test",
+            Some(json!({"rule": "name: r\n", "event": {"trigger": "core.st2.webhook", "payload": {"n": 5}}})),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.body["matched"], true);
+    assert_eq!(answer.body["criteria"][0]["type"], "equals");
+    let (source, event) = app.platform.calls().tested[0].clone();
+    assert_eq!(source, RuleSource::Yaml("name: r\n".into()));
+    assert_eq!(event.trigger, "core.st2.webhook");
+
+    // A recorded event, by id.
+    let recorded = app
+        .call(
+            Method::POST,
+            "/api/v1/webhooks/st2",
+            Some(json!({"trigger": "core.st2.webhook", "payload": {"n": 4}})),
+        )
+        .await;
+    assert_eq!(recorded.status, StatusCode::ACCEPTED, "{}", recorded.body);
+    let events = app
+        .call(Method::GET, "/api/v1/triggerinstances", None)
+        .await;
+    let id = events.body[0]["id"].as_str().unwrap().to_owned();
+    let answer = app
+        .call(
+            Method::POST,
+            "/api/v1/rules/test",
+            Some(json!({"rule": rule("r"), "trigger_instance": id})),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.body["matched"], false);
+    let (source, event) = app.platform.calls().tested[1].clone();
+    assert!(matches!(source, RuleSource::Json(_)));
+    assert_eq!(event.payload, json!({"n": 4}));
+
+    for (body, status, says) in [
+        (json!({"rule": "x"}), StatusCode::BAD_REQUEST, "`event`"),
+        (
+            json!({"rule": "x", "event": {"trigger": "t"}, "trigger_instance": "y"}),
+            StatusCode::BAD_REQUEST,
+            "not both",
+        ),
+        (
+            json!({"rule": 5, "event": {"trigger": "t"}}),
+            StatusCode::BAD_REQUEST,
+            "YAML text",
+        ),
+        (
+            json!({"event": {"trigger": "t"}}),
+            StatusCode::BAD_REQUEST,
+            "missing field `rule`",
+        ),
+        (
+            json!({"rule": "x", "trigger_instance": nerve_store::new_id()}),
+            StatusCode::NOT_FOUND,
+            "not found",
+        ),
+    ] {
+        let answer = app
+            .call(Method::POST, "/api/v1/rules/test", Some(body.clone()))
+            .await;
+        assert_eq!(answer.status, status, "{body}: {}", answer.body);
+        assert!(answer.fault().contains(says), "{body}: {}", answer.body);
+    }
+}

@@ -18,9 +18,10 @@ use nerve_store::{
     PackRecord, RuleRecord, Store, StoreOptions, TriggerInstanceRecord, new_id, timestamp,
 };
 use nerve_web::{
-    ActionView, AppState, Auth, BoxFuture, Diagnostic, EmitRequest, MetricSample, PackRegistration,
-    Platform, PlatformError, PlatformResult, RuleSource, RunRequest, SensorLogLine, SensorRunState,
-    SensorStatusView, SensorTriggerView, SensorView, WebhookTarget,
+    ActionView, AppState, Auth, BoxFuture, CriterionResult, Diagnostic, EmitRequest, MetricSample,
+    PackRegistration, Platform, PlatformError, PlatformResult, RuleSource, RuleTestReport,
+    RuleValidation, RunRequest, SensorLogLine, SensorRunState, SensorStatusView, SensorTriggerView,
+    SensorView, TestEvent, WebhookTarget,
 };
 use serde_json::{Map, Value, json};
 use tempfile::TempDir;
@@ -38,6 +39,8 @@ pub struct Calls {
     pub rule_sources: Vec<RuleSource>,
     pub registered: Vec<PathBuf>,
     pub restarted: Vec<String>,
+    pub validated: Vec<RuleSource>,
+    pub tested: Vec<(RuleSource, TestEvent)>,
 }
 
 /// A platform over the real store that validates a little and records every call.
@@ -543,6 +546,76 @@ impl Platform for FakePlatform {
                     message: format!("line {n}"),
                 })
                 .collect())
+        })
+    }
+
+    fn validate_rule(&self, source: RuleSource) -> BoxFuture<'_, PlatformResult<RuleValidation>> {
+        Box::pin(async move {
+            let text = match &source {
+                RuleSource::Yaml(text) => text.clone(),
+                RuleSource::Json(value) => value.to_string(),
+            };
+            self.calls().validated.push(source);
+            let diagnostics: Vec<Diagnostic> = text
+                .lines()
+                .enumerate()
+                .filter(|(_, line)| line.starts_with("critera"))
+                .map(|(index, _)| Diagnostic {
+                    severity: "error".into(),
+                    file: "<request>".into(),
+                    line: u32::try_from(index + 1).unwrap(),
+                    col: 1,
+                    field: "critera".into(),
+                    message: "unknown field `critera` in rule".into(),
+                    hint: Some("did you mean `criteria`?".into()),
+                })
+                .collect();
+            Ok(RuleValidation {
+                valid: diagnostics.is_empty(),
+                rule_ref: diagnostics.is_empty().then(|| "examples.fake".to_owned()),
+                diagnostics,
+            })
+        })
+    }
+
+    fn test_rule(
+        &self,
+        source: RuleSource,
+        event: TestEvent,
+    ) -> BoxFuture<'_, PlatformResult<RuleTestReport>> {
+        Box::pin(async move {
+            let matched = event.payload["n"] == json!(5);
+            self.calls().tested.push((source, event.clone()));
+            Ok(RuleTestReport {
+                valid: true,
+                diagnostics: Vec::new(),
+                rule_ref: Some("examples.fake".into()),
+                matched,
+                trigger_matches: true,
+                reason: None,
+                criteria: vec![CriterionResult {
+                    key: "trigger.n".into(),
+                    operator: Some("equals".into()),
+                    pattern: Some(json!(5)),
+                    value: event.payload.get("n").cloned(),
+                    result: matched,
+                    reason: "fake".into(),
+                }],
+                action: None,
+                warnings: Vec::new(),
+            })
+        })
+    }
+
+    fn queues(&self) -> BoxFuture<'_, PlatformResult<Vec<nerve_web::QueueDto>>> {
+        Box::pin(async {
+            Ok(vec![nerve_web::QueueDto {
+                name: "nerve.work".into(),
+                ready: 4,
+                unacked: 1,
+                consumers: 2,
+                dead_letters: 0,
+            }])
         })
     }
 

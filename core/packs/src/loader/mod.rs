@@ -235,6 +235,23 @@ pub fn load_rule_text(
     default_pack: &str,
     known: &[LoadedPack],
 ) -> Result<LoadedRule, Vec<Diagnostic>> {
+    match check_rule_text(name, text, default_pack, known) {
+        (Some(rule), diagnostics) if !diagnostics.iter().any(|d| d.severity == Severity::Error) => {
+            Ok(rule)
+        }
+        (_, diagnostics) => Err(diagnostics),
+    }
+}
+
+/// Checks a rule given as text as [`load_rule_text`] does, and returns every problem, warnings
+/// included, with the rule when it could be read (an editor validating as the user types).
+/// The rule is usable only when no diagnostic is an error.
+pub fn check_rule_text(
+    name: &str,
+    text: &str,
+    default_pack: &str,
+    known: &[LoadedPack],
+) -> (Option<LoadedRule>, Vec<Diagnostic>) {
     let file = Path::new(name);
     let mut reader = PackReader::new(Path::new("."));
     let loaded = reader.read_rule_text(file, text, default_pack);
@@ -251,10 +268,7 @@ pub fn load_rule_text(
         }
     }
     sort_diagnostics(&mut diagnostics);
-    match loaded {
-        Some(rule) if !diagnostics.iter().any(|d| d.severity == Severity::Error) => Ok(rule),
-        _ => Err(diagnostics),
-    }
+    (loaded, diagnostics)
 }
 
 /// Loads one rule file outside of any pack load (for `nerve rule test`): YAML, schema, criteria

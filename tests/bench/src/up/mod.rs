@@ -16,6 +16,7 @@ mod sensors;
 mod server;
 mod shell;
 mod throughput;
+pub(crate) mod ui;
 pub(crate) mod workflows;
 
 use std::path::PathBuf;

@@ -587,6 +587,14 @@ pub(super) fn file_system_of(path: &Path) -> Option<String> {
 
 /// Generic calls for the sensor and workflow figures.
 impl Api {
+    /// A request to `<base>/api/v1<path>` with the credential, for callers that time or stream
+    /// the response themselves.
+    pub(super) fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .header("X-Auth-Token", &self.token)
+    }
+
     /// `GET <path>` as JSON.
     pub(super) async fn get_json(&self, path: &str) -> anyhow::Result<Value> {
         let request = self.client.get(format!("{}{path}", self.base));
