@@ -3,7 +3,9 @@
 //!
 //! The record is the truth; an index entry is a hint. Writers add new entries before writing the
 //! record and remove outdated ones after, so a crash can leave an extra entry but never lose one;
-//! readers re-check each record against the filter.
+//! readers re-check each record against the filter. One exception, on the event path: an event
+//! is marked processed by removing its `status` entry alone, so for a trigger instance whose
+//! record still says pending, the missing entry is the truth (`effective_trigger_instance`).
 
 use sled::IVec;
 

@@ -22,7 +22,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use super::cluster::{Cluster, broker_pid};
+use super::bus_ceiling;
+use super::cluster::{Cluster, Vhost, broker_pid};
 use super::server::{Launch, Server};
 use super::throughput::{self, Round};
 use super::{LaunchArgs, latency};
@@ -137,6 +138,7 @@ pub(super) fn run(
         }
     }
     report_throughput(args, &in_process, &one, &two, broker.is_some());
+    report_ceiling(args, runtime, &vhost())?;
 
     let cluster = runtime.block_on(Cluster::start(launch, &vhost(), 1))?;
     let gap = Duration::from_millis(args.latency_gap_ms);
@@ -233,6 +235,43 @@ fn report_throughput(
             format!("{} (median of {n})", processes.join(", ")),
         );
     }
+}
+
+/// The broker's own ceiling for this traffic (see [`bus_ceiling`]), next to the target.
+fn report_ceiling(
+    args: &Args,
+    runtime: &tokio::runtime::Runtime,
+    vhost_name: &str,
+) -> anyhow::Result<()> {
+    let vhost = Vhost::create(vhost_name)?;
+    let messages = (args.events * 4).max(1_000);
+    let mut rates = Vec::new();
+    for _ in 0..args.rounds.max(1) {
+        rates.push(runtime.block_on(bus_ceiling::messages_per_second(
+            &vhost,
+            messages,
+            args.concurrency,
+        ))?);
+    }
+    let rate = median(rates);
+    report(
+        "amqp: bus alone (no store, no engine), messages/s",
+        format!(
+            "{rate:.0} (median of {}; {messages} persistent confirmed messages through a quorum \
+             queue, consumed and acked, {} publishes in flight)",
+            args.rounds.max(1),
+            args.concurrency
+        ),
+    );
+    let ceiling = rate / bus_ceiling::MESSAGES_PER_EVENT;
+    report(
+        "amqp: broker ceiling, events/s",
+        format!(
+            "{ceiling:.0} (bus rate / {:.0} messages per event; target {TARGET_EVENTS_PER_SECOND:.0})",
+            bus_ceiling::MESSAGES_PER_EVENT
+        ),
+    );
+    Ok(())
 }
 
 /// Prints how many `WARN` and `ERROR` lines the servers and workers of the broker deployments

@@ -8,6 +8,7 @@
 //! picture, so the throughput figures come with the CPU both sides used.
 
 pub(crate) mod amqp;
+mod bus_ceiling;
 mod cluster;
 mod latency;
 mod packs;
