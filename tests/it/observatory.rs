@@ -59,6 +59,37 @@ async fn cli(data_dir: &Path, args: &[&str]) -> String {
     .unwrap()
 }
 
+/// A capability running `queue_limit` executions at once, each for `duration_ms`.
+fn capability(queue_limit: usize, duration_ms: u64) -> CapabilityConfig {
+    CapabilityConfig {
+        queue_limit,
+        duration_ms,
+        ..CapabilityConfig::default()
+    }
+}
+
+/// `nerve pack config PACK SETTINGS...`.
+async fn pack_config(data: &Path, pack: &str, settings: &[&str]) {
+    let mut args = vec!["pack", "config", pack];
+    args.extend_from_slice(settings);
+    cli(data, &args).await;
+}
+
+/// Points the `alma` pack at the fake archive, with more `settings`.
+async fn configure_alma(data: &Path, fakes: &Fakes, settings: &[&str]) {
+    let archive_url = format!("archive_url={}", fakes.archive_url);
+    let mut all = vec![archive_url.as_str()];
+    all.extend_from_slice(settings);
+    pack_config(data, "alma", &all).await;
+}
+
+/// Points the `workspaces` pack at the fake Workspaces, polling every `poll_interval_s`.
+async fn configure_workspaces(data: &Path, fakes: &Fakes, poll_interval_s: &str) {
+    let base_url = format!("base_url={}", fakes.workspaces_url);
+    let poll = format!("poll_interval_s={poll_interval_s}");
+    pack_config(data, "workspaces", &[&base_url, &poll]).await;
+}
+
 /// Waits (at most `deadline`) until `condition` holds, polling every 100 ms.
 async fn wait_for<F, Fut>(what: &str, deadline: Duration, mut condition: F)
 where
@@ -151,43 +182,23 @@ async fn alma_500_asdms_become_500_capability_requests_never_more_than_4_at_once
  {
     let started = Instant::now();
     let fakes = start_fakes().await;
-    fakes.workspaces.configure_capability(
-        "alma_std_calibration",
-        CapabilityConfig {
-            queue_limit: 100,
-            duration_ms: 20,
-            ..CapabilityConfig::default()
-        },
-    );
+    fakes
+        .workspaces
+        .configure_capability("alma_std_calibration", capability(100, 20));
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
     let server = NerveServer::start(&binary(), data);
-    let archive_url = format!("archive_url={}", fakes.archive_url);
-    let base_url = format!("base_url={}", fakes.workspaces_url);
-    cli(
+    configure_alma(
         data,
+        &fakes,
         &[
-            "pack",
-            "config",
-            "alma",
-            &archive_url,
             "asdm_poll_interval_s=0.5",
             "asdm_page_size=50",
             "asdm_lookback_hours=1",
         ],
     )
     .await;
-    cli(
-        data,
-        &[
-            "pack",
-            "config",
-            "workspaces",
-            &base_url,
-            "poll_interval_s=0.05",
-        ],
-    )
-    .await;
+    configure_workspaces(data, &fakes, "0.05").await;
     cli(data, &["rule", "enable", "alma.ingest_asdm"]).await;
 
     // 200 ASDMs appear; Nerve is killed (SIGKILL) while it works through them.
@@ -361,20 +372,13 @@ async fn a_failing_capability_marks_the_asdm_not_calibrateable_and_calibrations_
     fakes.workspaces.configure_capability(
         "alma_std_calibration",
         CapabilityConfig {
-            queue_limit: 10,
-            duration_ms: 50,
             fail_values: vec![failing.to_owned(), calibrated.to_owned()],
-            ..CapabilityConfig::default()
+            ..capability(10, 50)
         },
     );
-    fakes.workspaces.configure_capability(
-        "alma_calibration_ingest",
-        CapabilityConfig {
-            queue_limit: 10,
-            duration_ms: 50,
-            ..CapabilityConfig::default()
-        },
-    );
+    fakes
+        .workspaces
+        .configure_capability("alma_calibration_ingest", capability(10, 50));
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
     let server = NerveServer::start(&binary(), data);
@@ -395,31 +399,16 @@ async fn a_failing_capability_marks_the_asdm_not_calibrateable_and_calibrations_
         "{unconfigured:#}"
     );
 
-    let archive_url = format!("archive_url={}", fakes.archive_url);
-    let base_url = format!("base_url={}", fakes.workspaces_url);
-    cli(
+    configure_alma(
         data,
+        &fakes,
         &[
-            "pack",
-            "config",
-            "alma",
-            &archive_url,
             "asdm_poll_interval_s=0.5",
             "calibration_poll_interval_s=0.5",
         ],
     )
     .await;
-    cli(
-        data,
-        &[
-            "pack",
-            "config",
-            "workspaces",
-            &base_url,
-            "poll_interval_s=0.1",
-        ],
-    )
-    .await;
+    configure_workspaces(data, &fakes, "0.1").await;
     for rule in [
         "alma.ingest_asdm",
         "alma.ingest_calibration",
@@ -626,30 +615,13 @@ async fn vlba_files_copied_in_slowly_or_while_nerve_is_down_each_start_exactly_o
     let server = NerveServer::start(&binary(), &data);
     let api = Api::new(&server);
     let watch = format!("watch_dirs=[\"{}\"]", output.display());
-    let base_url = format!("base_url={}", fakes.workspaces_url);
-    cli(
+    pack_config(
         &data,
-        &[
-            "pack",
-            "config",
-            "vlba",
-            &watch,
-            "settle_seconds=0.5",
-            "reconcile_interval_s=1",
-        ],
+        "vlba",
+        &[&watch, "settle_seconds=0.5", "reconcile_interval_s=1"],
     )
     .await;
-    cli(
-        &data,
-        &[
-            "pack",
-            "config",
-            "workspaces",
-            &base_url,
-            "poll_interval_s=0.1",
-        ],
-    )
-    .await;
+    configure_workspaces(&data, &fakes, "0.1").await;
     cli(&data, &["rule", "enable", "vlba.ingest_idifits"]).await;
     wait_for(
         "the sensor has scanned the directory",

@@ -219,6 +219,29 @@ class ArchivePollingSensorMixin(object):
     ID_FIELD = None
     WINDOW_UNIT_S = 3600.0
     WINDOW_NAME = None
+    DEFAULT_POLL_INTERVAL_S = 3600
+
+    def __init__(self, sensor_service, config=None, poll_interval=None):
+        super(ArchivePollingSensorMixin, self).__init__(
+            sensor_service=sensor_service,
+            config=config,
+            poll_interval=poll_interval or self.DEFAULT_POLL_INTERVAL_S,
+        )
+
+    def setup(self):
+        self._setup_poller()
+
+    def cleanup(self):
+        pass
+
+    def add_trigger(self, trigger):
+        pass
+
+    def update_trigger(self, trigger):
+        pass
+
+    def remove_trigger(self, trigger):
+        pass
 
     def _setup_poller(self):
         self._logger = self.sensor_service.get_logger(self.__class__.__name__)

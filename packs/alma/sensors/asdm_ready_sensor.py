@@ -29,13 +29,10 @@ class AsdmReadySensor(ArchivePollingSensorMixin, PollingSensor):
 
     def __init__(self, sensor_service, config=None, poll_interval=None):
         super(AsdmReadySensor, self).__init__(
-            sensor_service=sensor_service, config=config, poll_interval=poll_interval or 3600
+            sensor_service=sensor_service, config=config, poll_interval=poll_interval
         )
         statuses = (config or {}).get("asdm_qa0_statuses") or DEFAULT_QA0
         self._statuses = [str(s) for s in statuses]
-
-    def setup(self):
-        self._setup_poller()
 
     def query_params(self):
         return [("qa0_status", ",".join(self._statuses))]
@@ -58,15 +55,3 @@ class AsdmReadySensor(ArchivePollingSensorMixin, PollingSensor):
             "size_bytes": item.get("size_bytes"),
             "restated": bool(restated),
         }
-
-    def cleanup(self):
-        pass
-
-    def add_trigger(self, trigger):
-        pass
-
-    def update_trigger(self, trigger):
-        pass
-
-    def remove_trigger(self, trigger):
-        pass

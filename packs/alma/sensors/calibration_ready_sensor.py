@@ -24,14 +24,6 @@ class CalibrationReadySensor(ArchivePollingSensorMixin, PollingSensor):
     DEFAULT_POLL_INTERVAL_S = 86400
     DEFAULT_SEEN_TTL_DAYS = 60
 
-    def __init__(self, sensor_service, config=None, poll_interval=None):
-        super(CalibrationReadySensor, self).__init__(
-            sensor_service=sensor_service, config=config, poll_interval=poll_interval or 86400
-        )
-
-    def setup(self):
-        self._setup_poller()
-
     def fingerprint(self, item):
         return format_time(parse_time(item["delivered_at"]))
 
@@ -50,15 +42,3 @@ class CalibrationReadySensor(ArchivePollingSensorMixin, PollingSensor):
             "calibratable": science and not manual,
             "restated": bool(restated),
         }
-
-    def cleanup(self):
-        pass
-
-    def add_trigger(self, trigger):
-        pass
-
-    def update_trigger(self, trigger):
-        pass
-
-    def remove_trigger(self, trigger):
-        pass

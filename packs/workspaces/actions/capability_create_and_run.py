@@ -3,17 +3,7 @@ external_ref), submit it, and by default wait until it is Complete, Failed or Ca
 
 from st2common.runners.base_action import Action
 
-from lib.workspaces_client import (
-    TERMINAL,
-    Deadline,
-    WorkspacesClient,
-    WorkspacesError,
-    quote,
-)
-
-
-def request_state(body):
-    return body.get("state") if isinstance(body, dict) else None
+from lib.workspaces_client import RequestKind, create_and_run, quote
 
 
 def summary(request, capability_name, created):
@@ -33,6 +23,17 @@ def summary(request, capability_name, created):
     }
 
 
+CAPABILITY_REQUEST = RequestKind(
+    label="capability request",
+    id_field="id",
+    missing_id="request id",
+    name_field="capability_name",
+    poll_path="/capability/request/%s",
+    cancel_path="/capability/request/%s/cancel",
+    summary=summary,
+)
+
+
 class CapabilityCreateAndRun(Action):
     def run(
         self,
@@ -45,59 +46,21 @@ class CapabilityCreateAndRun(Action):
         cancel_on_timeout=False,
         max_http_retries=3,
     ):
-        if poll_interval_s is None:
-            poll_interval_s = float(self.config.get("poll_interval_s") or 30)
-        deadline = Deadline(timeout_s)
-        try:
-            client = WorkspacesClient(
-                self.config, max_http_retries=max_http_retries, deadline=deadline, logger=self.logger
-            )
-            status, request = client.call(
-                "POST",
-                "/capability/%s/request/create" % quote(capability_name),
-                {"parameters": parameters, "external_ref": external_ref},
-            )
-            created = status == 201
-            request_id = request.get("id")
-            if request_id is None:
-                raise WorkspacesError("create returned no request id", status=status, body=request)
-            self.logger.info(
-                "%s capability request %s (%s) for %s",
-                "Created" if created else "Found existing",
-                request_id,
-                request.get("state"),
-                external_ref,
-            )
-            if request.get("state") == "Created":
-                _, request = client.call("POST", "/capability/request/%s/submit" % request_id)
-            if not wait or request_state(request) in TERMINAL:
-                return self._finish(request, capability_name, created, wait)
-            path = "/capability/request/%s" % request_id
-            request, timed_out = client.wait_terminal(path, request_state, float(poll_interval_s))
-            if timed_out:
-                result = summary(request, capability_name, created)
-                result["timed_out"] = True
-                result["error"] = "capability request %s still %s after %ss" % (
-                    request_id, request_state(request), timeout_s
-                )
-                if cancel_on_timeout:
-                    client.deadline = Deadline(60)
-                    _, result["request"] = client.call("POST", "/capability/request/%s/cancel" % request_id)
-                    result["cancelled"] = True
-                return (False, result)
-            return self._finish(request, capability_name, created, wait)
-        except WorkspacesError as error:
-            result = error.to_result()
-            result["capability_name"] = capability_name
-            result["external_ref"] = external_ref
-            return (False, result)
+        def submit(client, request_id):
+            return client.call("POST", "/capability/request/%s/submit" % request_id)[1]
 
-    def _finish(self, request, capability_name, created, wait):
-        result = summary(request, capability_name, created)
-        state = request_state(request)
-        if state in ("Failed", "Cancelled"):
-            result["error"] = "capability request %s ended %s" % (request.get("id"), state)
-            return (False, result)
-        if wait and state != "Complete":
-            return (False, result)
-        return (True, result)
+        return create_and_run(
+            self,
+            CAPABILITY_REQUEST,
+            capability_name,
+            "/capability/%s/request/create" % quote(capability_name),
+            {"parameters": parameters, "external_ref": external_ref},
+            submit,
+            "",
+            (),
+            wait,
+            poll_interval_s,
+            timeout_s,
+            cancel_on_timeout,
+            max_http_retries,
+        )

@@ -5,10 +5,14 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::Json;
+use axum::Router;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
 use serde::{Deserialize, Serialize};
 
 use crate::{error, lock};
@@ -130,6 +134,36 @@ impl Faults {
             }
             None => (Duration::ZERO, None),
         }
+    }
+}
+
+/// A fake's `routes` over `state`, with `POST /_test/faults` (set the `faults`, answer them)
+/// and the faults applied by [`middleware`].
+pub(crate) fn with_faults<S>(routes: Router<S>, faults: Arc<Faults>, state: S) -> Router
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let control = faults.clone();
+    routes
+        .route(
+            "/_test/faults",
+            post(
+                move |body: Result<Json<FaultSettings>, JsonRejection>| async move {
+                    set_faults(&control, body)
+                },
+            ),
+        )
+        .layer(axum::middleware::from_fn_with_state(faults, middleware))
+        .with_state(state)
+}
+
+fn set_faults(faults: &Faults, body: Result<Json<FaultSettings>, JsonRejection>) -> Response {
+    match body {
+        Ok(Json(settings)) => {
+            faults.set(settings);
+            Json(faults.snapshot()).into_response()
+        }
+        Err(rejection) => error(StatusCode::BAD_REQUEST, rejection.body_text()),
     }
 }
 

@@ -9,6 +9,8 @@
 
 pub mod alma;
 mod faults;
+#[cfg(test)]
+mod test_support;
 pub mod workspaces;
 
 use std::net::SocketAddr;

@@ -145,3 +145,104 @@ class WorkspacesClient(object):
 
 def quote(text):
     return urllib.parse.quote(str(text), safe="")
+
+
+def request_state(body):
+    return body.get("state") if isinstance(body, dict) else None
+
+
+class RequestKind(object):
+    """What tells capability requests and workflow requests apart in `create_and_run`.
+
+    `label` names one in messages ("capability request"), `id_field` is its id's field,
+    `missing_id` what a create answer without it is said to lack, `name_field` the result's
+    field for the capability's or workflow's name, `poll_path` and `cancel_path` format the
+    request id into the paths that read and cancel it, and `summary(request, name, created)`
+    is the action's result.
+    """
+
+    def __init__(self, label, id_field, missing_id, name_field, poll_path, cancel_path, summary):
+        self.label = label
+        self.id_field = id_field
+        self.missing_id = missing_id
+        self.name_field = name_field
+        self.poll_path = poll_path
+        self.cancel_path = cancel_path
+        self.summary = summary
+
+
+def create_and_run(
+    action,
+    kind,
+    name,
+    create_path,
+    create_body,
+    submit,
+    log_note,
+    log_args,
+    wait,
+    poll_interval_s,
+    timeout_s,
+    cancel_on_timeout,
+    max_http_retries,
+):
+    """Creates a request (idempotent per external_ref), `submit(client, request_id)` while it is
+    Created (returning the submitted request), and with `wait` polls until it ends: the action's
+    `(ok, result)`. `log_note` with `log_args` ends the log line of the create."""
+    external_ref = create_body.get("external_ref")
+    if poll_interval_s is None:
+        poll_interval_s = float(action.config.get("poll_interval_s") or 30)
+    deadline = Deadline(timeout_s)
+    try:
+        client = WorkspacesClient(
+            action.config, max_http_retries=max_http_retries, deadline=deadline, logger=action.logger
+        )
+        status, request = client.call("POST", create_path, create_body)
+        created = status == 201
+        request_id = request.get(kind.id_field)
+        if request_id is None:
+            raise WorkspacesError("create returned no %s" % kind.missing_id, status=status, body=request)
+        action.logger.info(
+            "%s %s %s (%s) for %s" + log_note,
+            "Created" if created else "Found existing",
+            kind.label,
+            request_id,
+            request.get("state"),
+            external_ref,
+            *log_args
+        )
+        if request.get("state") == "Created":
+            request = submit(client, request_id)
+        if not wait or request_state(request) in TERMINAL:
+            return finish(kind, request, name, created, wait)
+        path = kind.poll_path % request_id
+        request, timed_out = client.wait_terminal(path, request_state, float(poll_interval_s))
+        if timed_out:
+            result = kind.summary(request, name, created)
+            result["timed_out"] = True
+            result["error"] = "%s %s still %s after %ss" % (
+                kind.label, request_id, request_state(request), timeout_s
+            )
+            if cancel_on_timeout:
+                client.deadline = Deadline(60)
+                _, result["request"] = client.call("POST", kind.cancel_path % request_id)
+                result["cancelled"] = True
+            return (False, result)
+        return finish(kind, request, name, created, wait)
+    except WorkspacesError as error:
+        result = error.to_result()
+        result[kind.name_field] = name
+        result["external_ref"] = external_ref
+        return (False, result)
+
+
+def finish(kind, request, name, created, wait):
+    """The action's `(ok, result)` for a request that ended, or was not waited for."""
+    result = kind.summary(request, name, created)
+    state = request_state(request)
+    if state in ("Failed", "Cancelled"):
+        result["error"] = "%s %s ended %s" % (kind.label, request.get(kind.id_field), state)
+        return (False, result)
+    if wait and state != "Complete":
+        return (False, result)
+    return (True, result)

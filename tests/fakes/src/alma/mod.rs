@@ -30,7 +30,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::faults::{self, Faults};
-use crate::{FaultSettings, Problem, error, lock, parse_time, rfc3339};
+use crate::{Problem, error, lock, parse_time, rfc3339};
 
 #[cfg(test)]
 mod tests;
@@ -281,7 +281,7 @@ fn time_or(
 /// The fake archive's routes.
 pub fn router(archive: Arc<Archive>) -> Router {
     let faults = archive.faults.clone();
-    Router::new()
+    let routes = Router::new()
         .route("/api/v1/execblocks", get(list_execblocks))
         .route("/api/v1/execblocks/{uid}", get(get_execblock))
         .route(
@@ -291,14 +291,9 @@ pub fn router(archive: Arc<Archive>) -> Router {
         .route("/api/v1/calibrations", get(list_calibrations))
         .route("/_test/seed", post(seed))
         .route("/_test/demo", post(demo))
-        .route("/_test/faults", post(set_faults))
         .route("/_test/clock", post(set_clock))
-        .route("/_test/stats", get(stats))
-        .layer(axum::middleware::from_fn_with_state(
-            faults,
-            faults::middleware,
-        ))
-        .with_state(archive)
+        .route("/_test/stats", get(stats));
+    faults::with_faults(routes, faults, archive)
 }
 
 /// Query of the list endpoints.
@@ -570,19 +565,6 @@ async fn demo(State(archive): State<Arc<Archive>>) -> Response {
     let state = lock(&archive.state);
     Json(json!({"execblocks": state.execblocks.len(), "calibrations": state.calibrations.len()}))
         .into_response()
-}
-
-async fn set_faults(
-    State(archive): State<Arc<Archive>>,
-    body: Result<Json<FaultSettings>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    match body {
-        Ok(Json(settings)) => {
-            archive.faults.set(settings);
-            Json(archive.faults.snapshot()).into_response()
-        }
-        Err(rejection) => error(StatusCode::BAD_REQUEST, rejection.body_text()),
-    }
 }
 
 /// Body of `POST /_test/clock`.

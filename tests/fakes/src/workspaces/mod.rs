@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::faults::{self, Faults};
-use crate::{FaultSettings, Problem, error, lock, rfc3339};
+use crate::{Problem, error, lock, rfc3339};
 
 #[cfg(test)]
 mod tests;
@@ -193,6 +193,21 @@ fn matches_any(values: &[String], external_ref: Option<&str>, data: &Value) -> b
     })
 }
 
+/// How a request ends: `Failed` when its definition's `outcome` says so or it matches one of
+/// `fail_values` (see [`matches_any`]), else `Complete`.
+fn outcome(
+    outcome: &str,
+    fail_values: &[String],
+    external_ref: Option<&str>,
+    data: &Value,
+) -> &'static str {
+    if outcome == "Failed" || matches_any(fail_values, external_ref, data) {
+        "Failed"
+    } else {
+        "Complete"
+    }
+}
+
 impl Workspaces {
     /// A fake knowing [`DEFAULT_CAPABILITIES`] and [`DEFAULT_WORKFLOWS`] with default settings.
     pub fn new() -> Arc<Workspaces> {
@@ -278,15 +293,14 @@ impl Workspaces {
         if !still_executing {
             return; // cancelled meanwhile (the slot was freed then)
         }
-        let failed = state.capabilities.get(&name).is_some_and(|c| {
-            c.config.outcome == "Failed"
-                || matches_any(
-                    &c.config.fail_values,
-                    request.external_ref.as_deref(),
-                    &request.parameters,
-                )
+        let outcome = state.capabilities.get(&name).map_or("Complete", |c| {
+            outcome(
+                &c.config.outcome,
+                &c.config.fail_values,
+                request.external_ref.as_deref(),
+                &request.parameters,
+            )
         });
-        let outcome = if failed { "Failed" } else { "Complete" };
         let now = Utc::now();
         if let Some(request) = state.requests.get_mut(&request_id) {
             request.state = outcome;
@@ -344,18 +358,17 @@ impl Workspaces {
         if request.state != "Running" {
             return;
         }
-        let failed = state
+        let outcome = state
             .workflows
             .get(&request.workflow_name)
-            .is_some_and(|w| {
-                w.config.outcome == "Failed"
-                    || matches_any(
-                        &w.config.fail_values,
-                        request.external_ref.as_deref(),
-                        &request.argument,
-                    )
+            .map_or("Complete", |w| {
+                outcome(
+                    &w.config.outcome,
+                    &w.config.fail_values,
+                    request.external_ref.as_deref(),
+                    &request.argument,
+                )
             });
-        let outcome = if failed { "Failed" } else { "Complete" };
         if let Some(stored) = state.workflow_requests.get_mut(&request_id) {
             stored.state = outcome;
             stored.finished_at = Some(Utc::now());
@@ -378,7 +391,7 @@ fn release_workflow_slot(state: &mut State0, request: &WfRequest) {
 /// The fake's routes.
 pub fn router(workspaces: Arc<Workspaces>) -> Router {
     let faults = workspaces.faults.clone();
-    Router::new()
+    let routes = Router::new()
         .route("/capability/{name}/request/create", post(create_request))
         .route("/capability/request/{id}/submit", post(submit_request))
         .route("/capability/request/{id}", get(get_request))
@@ -398,14 +411,9 @@ pub fn router(workspaces: Arc<Workspaces>) -> Router {
         .route("/workflows/requests/{id}/abort", post(abort_workflow))
         .route("/_test/capabilities/{name}", post(configure_capability))
         .route("/_test/workflows/{name}", post(configure_workflow))
-        .route("/_test/faults", post(set_faults))
         .route("/_test/stats", get(stats))
-        .route("/_test/requests", get(all_requests))
-        .layer(axum::middleware::from_fn_with_state(
-            faults,
-            faults::middleware,
-        ))
-        .with_state(workspaces)
+        .route("/_test/requests", get(all_requests));
+    faults::with_faults(routes, faults, workspaces)
 }
 
 type Shared = State<Arc<Workspaces>>;
@@ -457,12 +465,37 @@ fn workflow_json(request: &WfRequest) -> Value {
     })
 }
 
-fn parse_id(text: &str) -> Result<u64, Problem> {
+/// A handler's answer: `Err` carries an early answer (an error, or an idempotent repeat).
+type Answer = Result<Response, Early>;
+
+/// An early answer (an error, or an idempotent repeat), boxed to keep `Result`s small.
+struct Early(Box<Response>);
+
+impl From<Response> for Early {
+    fn from(response: Response) -> Self {
+        Early(Box::new(response))
+    }
+}
+
+impl IntoResponse for Early {
+    fn into_response(self) -> Response {
+        *self.0
+    }
+}
+
+/// Answers `response` early.
+fn early<T>(response: Response) -> Result<T, Early> {
+    Err(response.into())
+}
+
+fn parse_id(text: &str) -> Result<u64, Early> {
     text.parse().map_err(|_| {
         Problem(
             StatusCode::BAD_REQUEST,
             format!("`{text}` is not a request id (a number)"),
         )
+        .into_response()
+        .into()
     })
 }
 
@@ -486,79 +519,208 @@ fn bad_body(rejection: &axum::extract::rejection::JsonRejection) -> Response {
     error(StatusCode::BAD_REQUEST, rejection.body_text())
 }
 
+/// What capability requests ([`Cap`]) and workflow requests ([`Wf`]) share: a definition per
+/// name, requests by id, `external_ref`s per definition and a JSON rendering.
+trait Kind {
+    type Def;
+    type Req;
+    /// `capability` or `workflow`.
+    const NAME: &'static str;
+    /// The create body's field holding the request's data.
+    const DATA: &'static str;
+    fn data(body: CreateBody) -> (Option<Value>, Option<String>);
+    fn defs(state: &mut State0) -> &mut BTreeMap<String, Self::Def>;
+    fn requests(state: &mut State0) -> &mut BTreeMap<u64, Self::Req>;
+    fn refs(def: &mut Self::Def) -> &mut HashMap<String, u64>;
+    fn state(request: &Self::Req) -> &'static str;
+    fn json(request: &Self::Req) -> Value;
+}
+
+/// Capability requests.
+struct Cap;
+/// Workflow requests.
+struct Wf;
+
+impl Kind for Cap {
+    type Def = Capability;
+    type Req = CapRequest;
+    const NAME: &'static str = "capability";
+    const DATA: &'static str = "parameters";
+    fn data(body: CreateBody) -> (Option<Value>, Option<String>) {
+        (body.parameters, body.external_ref)
+    }
+    fn defs(state: &mut State0) -> &mut BTreeMap<String, Capability> {
+        &mut state.capabilities
+    }
+    fn requests(state: &mut State0) -> &mut BTreeMap<u64, CapRequest> {
+        &mut state.requests
+    }
+    fn refs(def: &mut Capability) -> &mut HashMap<String, u64> {
+        &mut def.refs
+    }
+    fn state(request: &CapRequest) -> &'static str {
+        request.state
+    }
+    fn json(request: &CapRequest) -> Value {
+        request_json(request)
+    }
+}
+
+impl Kind for Wf {
+    type Def = Workflow;
+    type Req = WfRequest;
+    const NAME: &'static str = "workflow";
+    const DATA: &'static str = "argument";
+    fn data(body: CreateBody) -> (Option<Value>, Option<String>) {
+        (body.argument, body.external_ref)
+    }
+    fn defs(state: &mut State0) -> &mut BTreeMap<String, Workflow> {
+        &mut state.workflows
+    }
+    fn requests(state: &mut State0) -> &mut BTreeMap<u64, WfRequest> {
+        &mut state.workflow_requests
+    }
+    fn refs(def: &mut Workflow) -> &mut HashMap<String, u64> {
+        &mut def.refs
+    }
+    fn state(request: &WfRequest) -> &'static str {
+        request.state
+    }
+    fn json(request: &WfRequest) -> Value {
+        workflow_json(request)
+    }
+}
+
+/// The create body's data (`{}` when absent; it must be an object) and `external_ref`.
+fn create_body<K: Kind>(body: JsonBody<CreateBody>) -> Result<(Value, Option<String>), Early> {
+    let Json(body) = body.map_err(|rejection| Early::from(bad_body(&rejection)))?;
+    let (data, external_ref) = K::data(body);
+    let data = data.unwrap_or_else(|| Value::Object(Map::new()));
+    if !data.is_object() {
+        return early(error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("`{}` must be an object", K::DATA),
+        ));
+    }
+    Ok((data, external_ref))
+}
+
+/// Counts a create call of `name`; an unknown name answers 404 and a known `external_ref`
+/// answers 200 with its request. `Ok` with the id for the new request.
+fn begin_create<K: Kind>(
+    state: &mut State0,
+    name: &str,
+    external_ref: Option<&str>,
+) -> Result<u64, Early> {
+    state.creates += 1;
+    let defs = K::defs(state);
+    let known: Vec<String> = defs.keys().cloned().collect();
+    let Some(def) = defs.get_mut(name) else {
+        return early(error(
+            StatusCode::NOT_FOUND,
+            format!("no {} `{name}` (known: {})", K::NAME, known.join(", ")),
+        ));
+    };
+    let existing = external_ref
+        .and_then(|r| K::refs(def).get(r).copied())
+        .and_then(|id| K::requests(state).get(&id))
+        .map(K::json);
+    if let Some(body) = existing {
+        state.existing_creates += 1;
+        return early((StatusCode::OK, Json(body)).into_response());
+    }
+    state.next_id += 1;
+    Ok(state.next_id)
+}
+
+/// Stores the new request `id` of `name` and its `external_ref`: 201.
+fn finish_create<K: Kind>(
+    state: &mut State0,
+    name: &str,
+    id: u64,
+    request: K::Req,
+    external_ref: Option<String>,
+) -> Response {
+    let body = K::json(&request);
+    K::requests(state).insert(id, request);
+    if let (Some(reference), Some(def)) = (external_ref, K::defs(state).get_mut(name)) {
+        K::refs(def).insert(reference, id);
+    }
+    (StatusCode::CREATED, Json(body)).into_response()
+}
+
+/// Counts a submit call of request `id` (404 as `label` unless `accept`ed): the request while it
+/// is `Created`, else 200 with where it is (submitting is idempotent).
+fn begin_submit<'s, K: Kind>(
+    state: &'s mut State0,
+    id: u64,
+    label: &str,
+    accept: impl Fn(&K::Req) -> bool,
+) -> Result<&'s mut K::Req, Early> {
+    state.submits += 1;
+    let request = K::requests(state)
+        .get_mut(&id)
+        .filter(|request| accept(request))
+        .ok_or_else(|| Early::from(not_found(label, id)))?;
+    if K::state(request) != "Created" {
+        return early((StatusCode::OK, Json(K::json(request))).into_response());
+    }
+    Ok(request)
+}
+
+/// Request `id` (in the path's text) as JSON.
+fn show<K: Kind>(ws: &Workspaces, id: &str) -> Answer {
+    let id = parse_id(id)?;
+    let mut state = lock(&ws.state);
+    match K::requests(&mut state).get(&id) {
+        Some(request) => Ok(Json(K::json(request)).into_response()),
+        None => early(not_found(&format!("{} request", K::NAME), id)),
+    }
+}
+
+/// 409 when request `id` already ended.
+fn refuse_ended<K: Kind>(id: u64, state: &str) -> Result<(), Early> {
+    if is_terminal(state) {
+        let message = format!("{} request {id} already ended {state}", K::NAME);
+        return early(error(StatusCode::CONFLICT, message));
+    }
+    Ok(())
+}
+
 async fn create_request(
     State(ws): Shared,
     Path(name): Path<String>,
     body: JsonBody<CreateBody>,
-) -> Response {
-    let body = match body {
-        Ok(Json(body)) => body,
-        Err(rejection) => return bad_body(&rejection),
-    };
-    let parameters = body.parameters.unwrap_or_else(|| Value::Object(Map::new()));
-    if !parameters.is_object() {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "`parameters` must be an object",
-        );
-    }
+) -> Answer {
+    let (parameters, external_ref) = create_body::<Cap>(body)?;
     let mut state = lock(&ws.state);
-    state.creates += 1;
-    let known: Vec<String> = state.capabilities.keys().cloned().collect();
-    let Some(capability) = state.capabilities.get(&name) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            format!("no capability `{name}` (known: {})", known.join(", ")),
-        );
-    };
-    if let Some(existing) = body
-        .external_ref
-        .as_ref()
-        .and_then(|r| capability.refs.get(r))
-        .and_then(|id| state.requests.get(id))
-    {
-        let body = request_json(existing);
-        state.existing_creates += 1;
-        return (StatusCode::OK, Json(body)).into_response();
-    }
-    state.next_id += 1;
-    let id = state.next_id;
+    let id = begin_create::<Cap>(&mut state, &name, external_ref.as_deref())?;
     let now = Utc::now();
     let request = CapRequest {
         id,
         capability_name: name.clone(),
         state: "Created",
-        external_ref: body.external_ref.clone(),
+        external_ref: external_ref.clone(),
         parameters,
         execution: None,
         created_at: now,
         updated_at: now,
     };
-    let body_json = request_json(&request);
-    state.requests.insert(id, request);
-    if let (Some(reference), Some(capability)) =
-        (body.external_ref, state.capabilities.get_mut(&name))
-    {
-        capability.refs.insert(reference, id);
-    }
-    (StatusCode::CREATED, Json(body_json)).into_response()
+    Ok(finish_create::<Cap>(
+        &mut state,
+        &name,
+        id,
+        request,
+        external_ref,
+    ))
 }
 
-async fn submit_request(State(ws): Shared, Path(id): Path<String>) -> Response {
-    let id = match parse_id(&id) {
-        Ok(id) => id,
-        Err(problem) => return problem.into_response(),
-    };
+async fn submit_request(State(ws): Shared, Path(id): Path<String>) -> Answer {
+    let id = parse_id(&id)?;
     let mut state = lock(&ws.state);
-    state.submits += 1;
-    let Some(request) = state.requests.get(&id) else {
-        return not_found("capability request", id);
-    };
-    if request.state != "Created" {
-        // Submitted already: say where it is (submitting is idempotent).
-        return (StatusCode::OK, Json(request_json(request))).into_response();
-    }
-    let name = request.capability_name.clone();
+    let name = begin_submit::<Cap>(&mut state, id, "capability request", |_| true)?
+        .capability_name
+        .clone();
     state.next_id += 2;
     let execution_id = state.next_id - 1;
     let workflow_request_id = state.next_id;
@@ -581,26 +743,15 @@ async fn submit_request(State(ws): Shared, Path(id): Path<String>) -> Response {
     }
     ws.start_queued(&mut state, &name);
     let body = state.requests.get(&id).map(request_json);
-    (StatusCode::ACCEPTED, Json(body)).into_response()
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
 
-async fn get_request(State(ws): Shared, Path(id): Path<String>) -> Response {
-    let id = match parse_id(&id) {
-        Ok(id) => id,
-        Err(problem) => return problem.into_response(),
-    };
-    let state = lock(&ws.state);
-    match state.requests.get(&id) {
-        Some(request) => Json(request_json(request)).into_response(),
-        None => not_found("capability request", id),
-    }
+async fn get_request(State(ws): Shared, Path(id): Path<String>) -> Answer {
+    show::<Cap>(&ws, &id)
 }
 
-async fn get_execution(State(ws): Shared, Path(id): Path<String>) -> Response {
-    let id = match parse_id(&id) {
-        Ok(id) => id,
-        Err(problem) => return problem.into_response(),
-    };
+async fn get_execution(State(ws): Shared, Path(id): Path<String>) -> Answer {
+    let id = parse_id(&id)?;
     let state = lock(&ws.state);
     let execution = state
         .executions
@@ -608,24 +759,18 @@ async fn get_execution(State(ws): Shared, Path(id): Path<String>) -> Response {
         .and_then(|request| state.requests.get(request))
         .and_then(|request| request.execution.as_ref());
     match execution {
-        Some(execution) => Json(execution_json(execution)).into_response(),
-        None => not_found("capability execution", id),
+        Some(execution) => Ok(Json(execution_json(execution)).into_response()),
+        None => early(not_found("capability execution", id)),
     }
 }
 
-async fn cancel_request(State(ws): Shared, Path(id): Path<String>) -> Response {
-    let id = match parse_id(&id) {
-        Ok(id) => id,
-        Err(problem) => return problem.into_response(),
-    };
+async fn cancel_request(State(ws): Shared, Path(id): Path<String>) -> Answer {
+    let id = parse_id(&id)?;
     let mut state = lock(&ws.state);
     let Some(request) = state.requests.get_mut(&id) else {
-        return not_found("capability request", id);
+        return early(not_found("capability request", id));
     };
-    if is_terminal(request.state) {
-        let message = format!("capability request {id} already ended {}", request.state);
-        return error(StatusCode::CONFLICT, message);
-    }
+    refuse_ended::<Cap>(id, request.state)?;
     let was_executing = request
         .execution
         .as_ref()
@@ -645,7 +790,7 @@ async fn cancel_request(State(ws): Shared, Path(id): Path<String>) -> Response {
         }
     }
     ws.start_queued(&mut state, &name);
-    Json(body).into_response()
+    Ok(Json(body).into_response())
 }
 
 async fn get_queue(State(ws): Shared, Path(name): Path<String>) -> Response {
@@ -666,50 +811,21 @@ async fn create_workflow(
     State(ws): Shared,
     Path(name): Path<String>,
     body: JsonBody<CreateBody>,
-) -> Response {
-    let body = match body {
-        Ok(Json(body)) => body,
-        Err(rejection) => return bad_body(&rejection),
-    };
-    let argument = body.argument.unwrap_or_else(|| Value::Object(Map::new()));
-    if !argument.is_object() {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "`argument` must be an object",
-        );
-    }
+) -> Answer {
+    let (argument, external_ref) = create_body::<Wf>(body)?;
     let mut state = lock(&ws.state);
-    state.creates += 1;
-    let known: Vec<String> = state.workflows.keys().cloned().collect();
-    let Some(workflow) = state.workflows.get(&name) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            format!("no workflow `{name}` (known: {})", known.join(", ")),
-        );
-    };
-    if let Some(existing) = body
-        .external_ref
-        .as_ref()
-        .and_then(|r| workflow.refs.get(r))
-        .and_then(|id| state.workflow_requests.get(id))
-    {
-        let body = workflow_json(existing);
-        state.existing_creates += 1;
-        return (StatusCode::OK, Json(body)).into_response();
-    }
-    let group = workflow
-        .config
-        .group_by
-        .as_ref()
+    let id = begin_create::<Wf>(&mut state, &name, external_ref.as_deref())?;
+    let group = state
+        .workflows
+        .get(&name)
+        .and_then(|workflow| workflow.config.group_by.as_ref())
         .and_then(|key| argument.get(key))
         .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned));
-    state.next_id += 1;
-    let id = state.next_id;
     let request = WfRequest {
         id,
         workflow_name: name.clone(),
         state: "Created",
-        external_ref: body.external_ref.clone(),
+        external_ref: external_ref.clone(),
         argument,
         files: BTreeMap::new(),
         restarts: 0,
@@ -718,58 +834,46 @@ async fn create_workflow(
         started_at: None,
         finished_at: None,
     };
-    let body_json = workflow_json(&request);
-    state.workflow_requests.insert(id, request);
-    if let (Some(reference), Some(workflow)) = (body.external_ref, state.workflows.get_mut(&name)) {
-        workflow.refs.insert(reference, id);
-    }
-    (StatusCode::CREATED, Json(body_json)).into_response()
+    Ok(finish_create::<Wf>(
+        &mut state,
+        &name,
+        id,
+        request,
+        external_ref,
+    ))
 }
 
 async fn put_file(
     State(ws): Shared,
     Path((name, id, filename)): Path<(String, String, String)>,
     body: String,
-) -> Response {
-    let id = match parse_id(&id) {
-        Ok(id) => id,
-        Err(problem) => return problem.into_response(),
-    };
+) -> Answer {
+    let id = parse_id(&id)?;
     let mut state = lock(&ws.state);
     match state.workflow_requests.get_mut(&id) {
         Some(request) if request.workflow_name == name => {
             if request.state != "Created" {
-                return error(
+                return early(error(
                     StatusCode::CONFLICT,
                     format!("workflow request {id} was submitted; files can no longer change"),
-                );
+                ));
             }
             request.files.insert(filename, body.len());
-            Json(workflow_json(request)).into_response()
+            Ok(Json(workflow_json(request)).into_response())
         }
-        _ => not_found(&format!("`{name}` workflow request"), id),
+        _ => early(not_found(&format!("`{name}` workflow request"), id)),
     }
 }
 
-async fn submit_workflow(State(ws): Shared, Path((name, id)): Path<(String, String)>) -> Response {
-    let id = match parse_id(&id) {
-        Ok(id) => id,
-        Err(problem) => return problem.into_response(),
-    };
+async fn submit_workflow(State(ws): Shared, Path((name, id)): Path<(String, String)>) -> Answer {
+    let id = parse_id(&id)?;
     let mut state = lock(&ws.state);
-    state.submits += 1;
-    let Some(request) = state.workflow_requests.get(&id) else {
-        return not_found(&format!("`{name}` workflow request"), id);
-    };
-    if request.workflow_name != name {
-        return not_found(&format!("`{name}` workflow request"), id);
-    }
-    if request.state != "Created" {
-        return (StatusCode::OK, Json(workflow_json(request))).into_response();
-    }
-    let group = request.group.clone();
+    let label = format!("`{name}` workflow request");
+    let group = begin_submit::<Wf>(&mut state, id, &label, |r| r.workflow_name == name)?
+        .group
+        .clone();
     let Some(workflow) = state.workflows.get_mut(&name) else {
-        return not_found("workflow", format!("`{name}`"));
+        return early(not_found("workflow", format!("`{name}`")));
     };
     workflow.running += 1;
     workflow.max_running = workflow.max_running.max(workflow.running);
@@ -783,99 +887,77 @@ async fn submit_workflow(State(ws): Shared, Path((name, id)): Path<(String, Stri
     let duration = Duration::from_millis(workflow.config.duration_ms);
     let restarts = workflow.config.transient_restarts;
     let Some(request) = state.workflow_requests.get_mut(&id) else {
-        return not_found("workflow request", id);
+        return early(not_found("workflow request", id));
     };
     request.state = "Running";
     request.started_at = Some(Utc::now());
     let body = workflow_json(request);
     ws.run_workflow(id, duration, restarts);
-    (StatusCode::ACCEPTED, Json(body)).into_response()
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
 
-async fn get_workflow(State(ws): Shared, Path(id): Path<String>) -> Response {
-    let id = match parse_id(&id) {
-        Ok(id) => id,
-        Err(problem) => return problem.into_response(),
-    };
-    let state = lock(&ws.state);
-    match state.workflow_requests.get(&id) {
-        Some(request) => Json(workflow_json(request)).into_response(),
-        None => not_found("workflow request", id),
-    }
+async fn get_workflow(State(ws): Shared, Path(id): Path<String>) -> Answer {
+    show::<Wf>(&ws, &id)
 }
 
-async fn abort_workflow(State(ws): Shared, Path(id): Path<String>) -> Response {
-    let id = match parse_id(&id) {
-        Ok(id) => id,
-        Err(problem) => return problem.into_response(),
-    };
+async fn abort_workflow(State(ws): Shared, Path(id): Path<String>) -> Answer {
+    let id = parse_id(&id)?;
     let mut state = lock(&ws.state);
     let Some(request) = state.workflow_requests.get(&id).cloned() else {
-        return not_found("workflow request", id);
+        return early(not_found("workflow request", id));
     };
-    if is_terminal(request.state) {
-        let message = format!("workflow request {id} already ended {}", request.state);
-        return error(StatusCode::CONFLICT, message);
-    }
+    refuse_ended::<Wf>(id, request.state)?;
     if matches!(request.state, "Running" | "Submitted") {
         release_workflow_slot(&mut state, &request);
     }
     let Some(stored) = state.workflow_requests.get_mut(&id) else {
-        return not_found("workflow request", id);
+        return early(not_found("workflow request", id));
     };
     stored.state = "Cancelled";
     stored.finished_at = Some(Utc::now());
-    Json(workflow_json(stored)).into_response()
+    Ok(Json(workflow_json(stored)).into_response())
+}
+
+/// A configuration body; its `outcome` must be `Complete` or `Failed`.
+fn config_body<T>(body: JsonBody<T>, outcome: impl Fn(&T) -> &str) -> Result<T, Early> {
+    let Json(config) = body.map_err(|rejection| Early::from(bad_body(&rejection)))?;
+    if !matches!(outcome(&config), "Complete" | "Failed") {
+        return early(error(
+            StatusCode::BAD_REQUEST,
+            "`outcome` must be Complete or Failed",
+        ));
+    }
+    Ok(config)
 }
 
 async fn configure_capability(
     State(ws): Shared,
     Path(name): Path<String>,
     body: JsonBody<CapabilityConfig>,
-) -> Response {
-    match body {
-        Ok(Json(config)) => {
-            if !matches!(config.outcome.as_str(), "Complete" | "Failed") {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "`outcome` must be Complete or Failed",
-                );
-            }
-            ws.configure_capability(&name, config.clone());
-            Json(json!({"capability": name, "config": config})).into_response()
-        }
-        Err(rejection) => bad_body(&rejection),
-    }
+) -> Answer {
+    let config = config_body(body, |c| c.outcome.as_str())?;
+    ws.configure_capability(&name, config.clone());
+    Ok(Json(json!({"capability": name, "config": config})).into_response())
 }
 
 async fn configure_workflow(
     State(ws): Shared,
     Path(name): Path<String>,
     body: JsonBody<WorkflowConfig>,
-) -> Response {
-    match body {
-        Ok(Json(config)) => {
-            if !matches!(config.outcome.as_str(), "Complete" | "Failed") {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "`outcome` must be Complete or Failed",
-                );
-            }
-            ws.configure_workflow(&name, config.clone());
-            Json(json!({"workflow": name, "config": config})).into_response()
-        }
-        Err(rejection) => bad_body(&rejection),
-    }
+) -> Answer {
+    let config = config_body(body, |c| c.outcome.as_str())?;
+    ws.configure_workflow(&name, config.clone());
+    Ok(Json(json!({"workflow": name, "config": config})).into_response())
 }
 
-async fn set_faults(State(ws): Shared, body: JsonBody<FaultSettings>) -> Response {
-    match body {
-        Ok(Json(settings)) => {
-            ws.faults.set(settings);
-            Json(ws.faults.snapshot()).into_response()
-        }
-        Err(rejection) => bad_body(&rejection),
+/// Counts `states` by state: the counts and their total.
+fn by_state(states: impl Iterator<Item = &'static str>) -> (BTreeMap<&'static str, u64>, u64) {
+    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+    for state in states {
+        *counts.entry(state).or_default() += 1;
     }
+    let total = counts.values().sum();
+    (counts, total)
 }
 
 async fn stats(State(ws): Shared) -> Response {
@@ -883,15 +965,13 @@ async fn stats(State(ws): Shared) -> Response {
     let mut capabilities = Map::new();
     let mut max_executing = Map::new();
     for (name, capability) in &state.capabilities {
-        let mut by_state: BTreeMap<&str, u64> = BTreeMap::new();
-        for request in state
-            .requests
-            .values()
-            .filter(|r| &r.capability_name == name)
-        {
-            *by_state.entry(request.state).or_default() += 1;
-        }
-        let requests: u64 = by_state.values().sum();
+        let (by_state, requests) = by_state(
+            state
+                .requests
+                .values()
+                .filter(|r| &r.capability_name == name)
+                .map(|r| r.state),
+        );
         capabilities.insert(
             name.clone(),
             json!({
@@ -907,15 +987,13 @@ async fn stats(State(ws): Shared) -> Response {
     }
     let mut workflows = Map::new();
     for (name, workflow) in &state.workflows {
-        let mut by_state: BTreeMap<&str, u64> = BTreeMap::new();
-        for request in state
-            .workflow_requests
-            .values()
-            .filter(|r| &r.workflow_name == name)
-        {
-            *by_state.entry(request.state).or_default() += 1;
-        }
-        let requests: u64 = by_state.values().sum();
+        let (by_state, requests) = by_state(
+            state
+                .workflow_requests
+                .values()
+                .filter(|r| &r.workflow_name == name)
+                .map(|r| r.state),
+        );
         workflows.insert(
             name.clone(),
             json!({

@@ -1,36 +1,32 @@
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
-use tower::ServiceExt as _;
 
 use super::*;
+use crate::test_support::{Routed, call};
 
-async fn call(
-    ws: &Arc<Workspaces>,
-    method: Method,
-    uri: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut request = Request::builder().method(method).uri(uri);
-    let body = match body {
-        Some(body) => {
-            request = request.header("content-type", "application/json");
-            Body::from(body.to_string())
-        }
-        None => Body::empty(),
-    };
-    let response = router(ws.clone())
-        .oneshot(request.body(body).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+impl Routed for Workspaces {
+    fn routes(self: Arc<Self>) -> Router {
+        router(self)
+    }
+}
+
+async fn get(ws: &Arc<Workspaces>, uri: &str) -> (StatusCode, Value) {
+    call(ws, Method::GET, uri, None).await
+}
+
+async fn post(ws: &Arc<Workspaces>, uri: &str) -> (StatusCode, Value) {
+    call(ws, Method::POST, uri, None).await
+}
+
+/// Creates an `alma_std_calibration` request.
+async fn create_request(ws: &Arc<Workspaces>, body: Value) -> (StatusCode, Value) {
+    call(
+        ws,
+        Method::POST,
+        "/capability/alma_std_calibration/request/create",
+        Some(body),
     )
+    .await
 }
 
 fn quick(queue_limit: usize, duration_ms: u64) -> CapabilityConfig {
@@ -43,7 +39,7 @@ fn quick(queue_limit: usize, duration_ms: u64) -> CapabilityConfig {
 
 async fn wait_for_state(ws: &Arc<Workspaces>, uri: &str, wanted: &str) -> Value {
     for _ in 0..400 {
-        let (_, body) = call(ws, Method::GET, uri, None).await;
+        let (_, body) = get(ws, uri).await;
         if body["state"] == wanted {
             return body;
         }
@@ -56,22 +52,10 @@ async fn wait_for_state(ws: &Arc<Workspaces>, uri: &str, wanted: &str) -> Value 
 async fn create_is_idempotent_per_external_ref_and_unknown_capabilities_are_404() {
     let ws = Workspaces::new();
     let body = json!({"parameters": {"asdm_uid": "uid://A002/X1/X1"}, "external_ref": "uid://A002/X1/X1:Pass"});
-    let (status, first) = call(
-        &ws,
-        Method::POST,
-        "/capability/alma_std_calibration/request/create",
-        Some(body.clone()),
-    )
-    .await;
+    let (status, first) = create_request(&ws, body.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{first}");
     assert_eq!(first["state"], "Created");
-    let (status, again) = call(
-        &ws,
-        Method::POST,
-        "/capability/alma_std_calibration/request/create",
-        Some(body),
-    )
-    .await;
+    let (status, again) = create_request(&ws, body).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(again["id"], first["id"]);
     let (status, body) = call(
@@ -89,7 +73,7 @@ async fn create_is_idempotent_per_external_ref_and_unknown_capabilities_are_404(
             .contains("alma_std_calibration"),
         "{body}"
     );
-    let (_, stats) = call(&ws, Method::GET, "/_test/stats", None).await;
+    let (_, stats) = get(&ws, "/_test/stats").await;
     assert_eq!(stats["capability_requests"], 1);
     assert_eq!(stats["creates_of_existing"], 1);
 }
@@ -101,21 +85,9 @@ async fn the_capability_queue_limits_executions_and_records_the_maximum() {
     let mut ids = Vec::new();
     for i in 0..5 {
         let body = json!({"parameters": {"n": i}, "external_ref": format!("ref-{i}")});
-        let (_, created) = call(
-            &ws,
-            Method::POST,
-            "/capability/alma_std_calibration/request/create",
-            Some(body),
-        )
-        .await;
+        let (_, created) = create_request(&ws, body).await;
         let id = created["id"].as_u64().unwrap();
-        let (status, submitted) = call(
-            &ws,
-            Method::POST,
-            &format!("/capability/request/{id}/submit"),
-            None,
-        )
-        .await;
+        let (status, submitted) = post(&ws, &format!("/capability/request/{id}/submit")).await;
         assert_eq!(status, StatusCode::ACCEPTED);
         let expected = if i < 2 { "Executing" } else { "Queued" };
         assert_eq!(
@@ -124,31 +96,19 @@ async fn the_capability_queue_limits_executions_and_records_the_maximum() {
         );
         ids.push(id);
     }
-    let (_, queue) = call(
-        &ws,
-        Method::GET,
-        "/capability/alma_std_calibration/queue",
-        None,
-    )
-    .await;
+    let (_, queue) = get(&ws, "/capability/alma_std_calibration/queue").await;
     assert_eq!(
         queue,
         json!({"limit": 2, "executing": 2, "queued": 3, "paused": false})
     );
     // Submitting again is harmless.
-    let (status, _) = call(
-        &ws,
-        Method::POST,
-        &format!("/capability/request/{}/submit", ids[0]),
-        None,
-    )
-    .await;
+    let (status, _) = post(&ws, &format!("/capability/request/{}/submit", ids[0])).await;
     assert_eq!(status, StatusCode::OK);
     for id in &ids {
         let done = wait_for_state(&ws, &format!("/capability/request/{id}"), "Complete").await;
         assert!(done["current_execution"]["finished_at"].is_string());
     }
-    let (_, stats) = call(&ws, Method::GET, "/_test/stats", None).await;
+    let (_, stats) = get(&ws, "/_test/stats").await;
     assert_eq!(stats["max_concurrent_executing"]["alma_std_calibration"], 2);
     assert_eq!(
         stats["capabilities"]["alma_std_calibration"]["by_state"]["Complete"],
@@ -163,78 +123,24 @@ async fn failing_values_fail_matching_requests_and_cancel_frees_the_slot() {
     config.fail_values = vec!["uid://A002/X1/Xbad".to_owned()];
     ws.configure_capability("alma_std_calibration", config);
     let create = |uid: &str| json!({"parameters": {"asdm_uid": uid}, "external_ref": uid});
-    let (_, bad) = call(
-        &ws,
-        Method::POST,
-        "/capability/alma_std_calibration/request/create",
-        Some(create("uid://A002/X1/Xbad")),
-    )
-    .await;
-    let (_, good) = call(
-        &ws,
-        Method::POST,
-        "/capability/alma_std_calibration/request/create",
-        Some(create("uid://A002/X1/Xgood")),
-    )
-    .await;
+    let (_, bad) = create_request(&ws, create("uid://A002/X1/Xbad")).await;
+    let (_, good) = create_request(&ws, create("uid://A002/X1/Xgood")).await;
     let (bad, good) = (bad["id"].as_u64().unwrap(), good["id"].as_u64().unwrap());
-    call(
-        &ws,
-        Method::POST,
-        &format!("/capability/request/{bad}/submit"),
-        None,
-    )
-    .await;
-    call(
-        &ws,
-        Method::POST,
-        &format!("/capability/request/{good}/submit"),
-        None,
-    )
-    .await;
+    post(&ws, &format!("/capability/request/{bad}/submit")).await;
+    post(&ws, &format!("/capability/request/{good}/submit")).await;
     wait_for_state(&ws, &format!("/capability/request/{bad}"), "Failed").await;
     wait_for_state(&ws, &format!("/capability/request/{good}"), "Complete").await;
 
     ws.configure_capability("alma_std_calibration", quick(1, 60_000));
-    let (_, slow) = call(
-        &ws,
-        Method::POST,
-        "/capability/alma_std_calibration/request/create",
-        Some(create("slow")),
-    )
-    .await;
+    let (_, slow) = create_request(&ws, create("slow")).await;
     let slow = slow["id"].as_u64().unwrap();
-    call(
-        &ws,
-        Method::POST,
-        &format!("/capability/request/{slow}/submit"),
-        None,
-    )
-    .await;
-    let (status, cancelled) = call(
-        &ws,
-        Method::POST,
-        &format!("/capability/request/{slow}/cancel"),
-        None,
-    )
-    .await;
+    post(&ws, &format!("/capability/request/{slow}/submit")).await;
+    let (status, cancelled) = post(&ws, &format!("/capability/request/{slow}/cancel")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(cancelled["state"], "Cancelled");
-    let (status, _) = call(
-        &ws,
-        Method::POST,
-        &format!("/capability/request/{slow}/cancel"),
-        None,
-    )
-    .await;
+    let (status, _) = post(&ws, &format!("/capability/request/{slow}/cancel")).await;
     assert_eq!(status, StatusCode::CONFLICT);
-    let (_, queue) = call(
-        &ws,
-        Method::GET,
-        "/capability/alma_std_calibration/queue",
-        None,
-    )
-    .await;
+    let (_, queue) = get(&ws, "/capability/alma_std_calibration/queue").await;
     assert_eq!(queue["executing"], 0);
 }
 
@@ -269,11 +175,9 @@ async fn workflows_run_with_files_and_transient_restarts_and_count_per_group() {
         )
         .await;
         assert_eq!(status, StatusCode::OK);
-        let (status, running) = call(
+        let (status, running) = post(
             &ws,
-            Method::POST,
             &format!("/workflows/ingest_vlba_idifits/requests/{id}/submit"),
-            None,
         )
         .await;
         assert_eq!(status, StatusCode::ACCEPTED);
@@ -285,20 +189,14 @@ async fn workflows_run_with_files_and_transient_restarts_and_count_per_group() {
         assert_eq!(done["restarts"], 1);
         assert_eq!(done["files"], json!(["metadata.json"]));
     }
-    let (_, stats) = call(&ws, Method::GET, "/_test/stats", None).await;
+    let (_, stats) = get(&ws, "/_test/stats").await;
     let workflow = &stats["workflows"]["ingest_vlba_idifits"];
     assert_eq!(workflow["max_concurrent_running"], 3);
     assert_eq!(
         workflow["max_concurrent_running_by_group"],
         json!({"BL229AE": 2, "BR235M": 1})
     );
-    let (status, _) = call(
-        &ws,
-        Method::POST,
-        &format!("/workflows/requests/{}/abort", ids[0]),
-        None,
-    )
-    .await;
+    let (status, _) = post(&ws, &format!("/workflows/requests/{}/abort", ids[0])).await;
     assert_eq!(
         status,
         StatusCode::CONFLICT,
