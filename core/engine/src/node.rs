@@ -506,7 +506,27 @@ async fn handle_request(
         settle_after(delivery, publish_report(state, &report).await).await;
         return;
     }
-    let execution = match claim(state, &execution_id, cancel).await {
+    // Registered before the claim, so a second delivery of the same request (the server
+    // re-dispatched it after a restart while this claim waited for the server) is acked above
+    // instead of claiming an execution this node is about to run, which would abandon it.
+    let token = CancellationToken::new();
+    let duplicate = {
+        let mut running = state.running();
+        let duplicate = running.contains_key(&execution_id);
+        if !duplicate {
+            running.insert(execution_id.clone(), token.clone());
+        }
+        duplicate
+    };
+    if duplicate {
+        let _ = delivery.ack().await;
+        return;
+    }
+    let claimed = claim(state, &execution_id, cancel).await;
+    if !matches!(claimed, Some(ClaimReply::Run { .. })) {
+        state.running().remove(&execution_id);
+    }
+    let execution = match claimed {
         Some(ClaimReply::Run { execution }) => execution,
         Some(ClaimReply::Skip { status }) => {
             tracing::debug!(execution_id, %status, "Not run: no longer scheduled.");
@@ -529,8 +549,6 @@ async fn handle_request(
             return;
         }
     };
-    let token = CancellationToken::new();
-    state.running().insert(execution_id.clone(), token.clone());
     let settings = RunSettings {
         api_url: Some(state.config.server.url().to_owned()),
         auth_token: Some(state.config.server.token.clone()),
