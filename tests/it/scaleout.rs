@@ -526,10 +526,23 @@ async fn a_server_restart_loses_nothing_and_work_running_on_workers_finishes() {
     cluster.restart_server();
     let executions = cluster.all_finished(8).await;
     let by_status = count_by(&executions, "status");
+    let others: Vec<_> = executions
+        .iter()
+        .filter(|e| status_of(e) != "succeeded")
+        .map(|e| {
+            (
+                e["id"].clone(),
+                e["status"].clone(),
+                e["reason"].clone(),
+                e["log"].clone(),
+            )
+        })
+        .collect();
     assert_eq!(
         by_status.get("succeeded"),
         Some(&8),
-        "executions running on the worker while the server was down finish: {by_status:?}"
+        "executions running on the worker while the server was down finish: {by_status:?}; \
+         the others: {others:?}"
     );
 }
 

@@ -18,7 +18,7 @@
 //! trigger instance (the server records it before matching, and acks only after its flush), so
 //! an event whose dispatch was answered is never lost.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::ffi::OsString;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -47,6 +47,9 @@ use crate::{Content, EngineError, SensorsConfig};
 
 /// Output lines sent in one message at most.
 const OUTPUT_BATCH: usize = 256;
+
+/// How many finished executions a worker node remembers to recognise late duplicate requests.
+const FINISHED_REMEMBERED: usize = 4_096;
 
 /// How a node reaches the server's API.
 #[derive(Clone, Debug)]
@@ -169,6 +172,10 @@ struct NodeState {
     runtimes: Vec<DetectedRuntime>,
     started_at: String,
     running: Mutex<HashMap<String, CancellationToken>>,
+    /// Executions this node finished lately (the last [`FINISHED_REMEMBERED`]): a request
+    /// delivered again after its run ended, before the server recorded the report, is acked
+    /// instead of claimed (a claim would find it `running` and abandon it).
+    finished: Mutex<(HashSet<String>, VecDeque<String>)>,
     sensor_host: OnceLock<SensorHost<NodeServices>>,
     runners: Vec<String>,
 }
@@ -209,6 +216,29 @@ impl NodeState {
         self.running
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn finished(&self) -> std::sync::MutexGuard<'_, (HashSet<String>, VecDeque<String>)> {
+        self.finished
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Remembers that this node finished `execution_id`, then forgets it as running.
+    fn finish(&self, execution_id: &str) {
+        {
+            let mut finished = self.finished();
+            let (set, order) = &mut *finished;
+            if set.insert(execution_id.to_owned()) {
+                order.push_back(execution_id.to_owned());
+            }
+            while order.len() > FINISHED_REMEMBERED {
+                if let Some(oldest) = order.pop_front() {
+                    set.remove(&oldest);
+                }
+            }
+        }
+        self.running().remove(execution_id);
     }
 }
 
@@ -254,6 +284,7 @@ pub async fn run_node(
         runtimes,
         started_at: nerve_store::timestamp(chrono::Utc::now()),
         running: Mutex::new(HashMap::new()),
+        finished: Mutex::new((HashSet::new(), VecDeque::new())),
         sensor_host: OnceLock::new(),
         runners,
     });
@@ -510,7 +541,8 @@ async fn handle_request(
     // re-dispatched it after a restart while this claim waited for the server) is acked above
     // instead of claiming an execution this node is about to run, which would abandon it.
     let token = CancellationToken::new();
-    let duplicate = {
+    let finished_here = state.finished().0.contains(&execution_id);
+    let duplicate = finished_here || {
         let mut running = state.running();
         let duplicate = running.contains_key(&execution_id);
         if !duplicate {
@@ -574,7 +606,7 @@ async fn handle_request(
     )
     .await;
     let _ = forwarder.await;
-    state.running().remove(&execution_id);
+    state.finish(&execution_id);
     let report = ExecutionReport {
         execution_id,
         node: state.config.name.clone(),
@@ -583,7 +615,13 @@ async fn handle_request(
         reason,
         unclaimed: false,
     };
-    settle_after(delivery, publish_report(state, &report).await).await;
+    let published = publish_report(state, &report).await;
+    if published.is_err() {
+        // The request goes back to the queue so that its next claim has it abandoned: this
+        // node must claim it then, not take it for a late duplicate.
+        state.finished().0.remove(&report.execution_id);
+    }
+    settle_after(delivery, published).await;
 }
 
 /// Claims with retries while the server is unreachable (it may be restarting); `None` when
