@@ -60,7 +60,7 @@ pub(crate) async fn emit_in_trace(
         trace_id: Some(trace_id.clone()),
         trace_tag: Some(trace_tag.unwrap_or_else(|| format!("trigger_instance-{id}"))),
     };
-    store.record_trigger_instance_unflushed(&record)?;
+    store.record_new_trigger_instance_unflushed(&record)?;
     // An event that starts its own trace gets its trace entry from the rules engine, in the
     // same write as its enforcements and executions (see `rules_engine::process`). One that
     // joins an existing trace records how it was caused here.

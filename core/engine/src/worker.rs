@@ -93,12 +93,30 @@ async fn execute(
     slot: OwnedSemaphorePermit,
 ) -> Result<(), EngineError> {
     let store = engine.store();
-    let Some(execution) = store.get_execution(execution_id)? else {
-        tracing::warn!(
-            execution_id,
-            "Execution request for an unknown execution; dropped."
-        );
-        return Ok(());
+    // A scheduled `noop` is finished in the same read-and-write that finds it scheduled.
+    let noop = store.transition_path_if_unflushed(
+        execution_id,
+        &[ExecutionStatus::Running, ExecutionStatus::Succeeded],
+        Some(json!({})),
+        |execution| execution.status == ExecutionStatus::Scheduled && is_noop(engine, execution),
+    );
+    let execution = match noop {
+        Ok(Ok(record)) => {
+            store.flush().await?;
+            drop(slot);
+            after_final(engine, &record.execution).await;
+            return Ok(());
+        }
+        Ok(Err(current)) => current,
+        Err(StoreError::NotFound { .. }) => {
+            tracing::warn!(
+                execution_id,
+                "Execution request for an unknown execution; dropped."
+            );
+            return Ok(());
+        }
+        Err(StoreError::IllegalTransition { .. }) => return Ok(()),
+        Err(error) => return Err(error.into()),
     };
     match execution.status {
         ExecutionStatus::Scheduled => {}
@@ -117,23 +135,6 @@ async fn execute(
             return Ok(());
         }
         _ => return Ok(()),
-    }
-    if is_noop(engine, &execution) {
-        let finished = store.transition_path_unflushed(
-            execution_id,
-            &[ExecutionStatus::Running, ExecutionStatus::Succeeded],
-            None,
-            Some(json!({})),
-        );
-        let record = match finished {
-            Ok(record) => record,
-            Err(StoreError::IllegalTransition { .. }) => return Ok(()),
-            Err(error) => return Err(error.into()),
-        };
-        store.flush().await?;
-        drop(slot);
-        after_final(engine, &record.execution).await;
-        return Ok(());
     }
     let record = match store
         .transition(execution_id, ExecutionStatus::Running, None, None)

@@ -416,43 +416,41 @@ impl Store {
     ) -> Result<ExecutionRecord> {
         let now = timestamp(Utc::now());
         let applied = self.update_execution_nowait(id, |execution| {
-            let Some(&last) = path.last() else {
-                return Ok(());
-            };
-            if execution.status == last {
-                return Ok(());
-            }
-            for &to in path {
-                if execution.status == to {
-                    continue;
-                }
-                if !is_legal_transition(execution.status, to) {
-                    return Err(StoreError::IllegalTransition {
-                        id: execution.id.clone(),
-                        from: execution.status,
-                        to,
-                    });
-                }
-                execution.status = to;
-                execution.log.push(StatusChange {
-                    status: to,
-                    timestamp: now.clone(),
-                });
-                if to.is_final() {
-                    execution.end_timestamp = Some(now.clone());
-                }
-            }
-            if reason.is_some() {
-                execution.reason = reason;
-            }
-            if result.is_some() {
-                execution.result = result;
-            }
-            Ok(())
+            apply_path(execution, path, &now, reason, result)
         });
         applied.map_err(|error| match error {
             UpdateError::Store(error) | UpdateError::Refused(error) => error,
         })
+    }
+
+    /// [`Store::transition_path_unflushed`] if `accept` approves of the execution as it is
+    /// now, read once for both: `Ok(Err(current))` (nothing written) when it does not. For a
+    /// worker that decides from the stored execution whether to run it at once (a `noop`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::transition_path_unflushed`].
+    pub fn transition_path_if_unflushed(
+        &self,
+        id: &str,
+        path: &[ExecutionStatus],
+        result: Option<Value>,
+        accept: impl FnOnce(&Execution) -> bool,
+    ) -> Result<std::result::Result<ExecutionRecord, Box<Execution>>> {
+        let now = timestamp(Utc::now());
+        let applied = self.update_execution_nowait(id, |execution| {
+            if !accept(execution) {
+                return Err(PathRefusal::NotAccepted(Box::new(execution.clone())));
+            }
+            apply_path(execution, path, &now, None, result).map_err(PathRefusal::Store)
+        });
+        match applied {
+            Ok(record) => Ok(Ok(record)),
+            Err(UpdateError::Refused(PathRefusal::NotAccepted(current))) => Ok(Err(current)),
+            Err(UpdateError::Refused(PathRefusal::Store(error)) | UpdateError::Store(error)) => {
+                Err(error)
+            }
+        }
     }
 
     /// Moves a `scheduled` execution to `running` on worker `node`, in one flushed write: a
@@ -618,4 +616,52 @@ impl Store {
                 Ok(id) => self.load_execution(&id).transpose(),
             })
     }
+}
+/// Why [`Store::transition_path_if_unflushed`] wrote nothing.
+enum PathRefusal {
+    NotAccepted(Box<Execution>),
+    Store(StoreError),
+}
+
+/// Moves `execution` through `path` (see [`Store::transition_path_unflushed`]).
+fn apply_path(
+    execution: &mut Execution,
+    path: &[ExecutionStatus],
+    now: &str,
+    reason: Option<String>,
+    result: Option<Value>,
+) -> Result<()> {
+    let Some(&last) = path.last() else {
+        return Ok(());
+    };
+    if execution.status == last {
+        return Ok(());
+    }
+    for &to in path {
+        if execution.status == to {
+            continue;
+        }
+        if !is_legal_transition(execution.status, to) {
+            return Err(StoreError::IllegalTransition {
+                id: execution.id.clone(),
+                from: execution.status,
+                to,
+            });
+        }
+        execution.status = to;
+        execution.log.push(StatusChange {
+            status: to,
+            timestamp: now.to_owned(),
+        });
+        if to.is_final() {
+            execution.end_timestamp = Some(now.to_owned());
+        }
+    }
+    if reason.is_some() {
+        execution.reason = reason;
+    }
+    if result.is_some() {
+        execution.result = result;
+    }
+    Ok(())
 }

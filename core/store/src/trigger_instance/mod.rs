@@ -163,6 +163,34 @@ impl Store {
         Ok(InsertOutcome::Inserted)
     }
 
+    /// Records an event whose id this process has just minted with [`crate::new_id`], without
+    /// the flush, the record lock or the existence check of
+    /// [`Store::record_trigger_instance_unflushed`]: no other writer can know that id yet, so
+    /// there is nothing to check against (an ingest path's saving of a read per event).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::InvalidId`] and database errors.
+    pub fn record_new_trigger_instance_unflushed(
+        &self,
+        record: &TriggerInstanceRecord,
+    ) -> Result<()> {
+        check_id("trigger instance id", &record.id)?;
+        let trees = &self.inner.trees;
+        let table = &trees.trigger_instances;
+        let key = record.id.as_bytes();
+        let bytes = table.encode(key, record)?;
+        // Index entries first: a crash before the record leaves an extra entry, never a missing one.
+        trees
+            .trigger_instances_idx
+            .add(&record.id, &[], &record.index_entries())?;
+        table.insert_raw(key, bytes)?;
+        self.inner
+            .feed
+            .send(ChangeKind::TriggerInstance, &record.id, ChangeOp::Put);
+        Ok(())
+    }
+
     /// Sets an event's processing status and flushes; returns the updated record.
     ///
     /// # Errors

@@ -225,3 +225,39 @@ async fn an_event_marked_processed_is_purged_when_old() {
     assert_eq!(stats.trigger_instances, 1);
     assert!(store.trigger_instance(&record.id).unwrap().is_none());
 }
+
+#[tokio::test]
+async fn a_new_event_is_listed_pending_and_a_later_recording_of_it_finds_it_present() {
+    let (_dir, store) = temp_store();
+    let record = event("core.st2.webhook");
+    store
+        .record_new_trigger_instance_unflushed(&record)
+        .unwrap();
+    store.flush().await.unwrap();
+    let pending = store
+        .list_trigger_instances(&TriggerInstanceFilter {
+            status: Some(Status::Pending),
+            ..TriggerInstanceFilter::default()
+        })
+        .unwrap();
+    assert_eq!(
+        pending
+            .items
+            .iter()
+            .map(|r| r.id.as_str())
+            .collect::<Vec<_>>(),
+        [record.id.as_str()]
+    );
+    // A redelivery takes the checked path and finds it.
+    assert_eq!(
+        store.record_trigger_instance(&record).await.unwrap(),
+        InsertOutcome::AlreadyPresent
+    );
+    assert!(matches!(
+        store.record_new_trigger_instance_unflushed(&TriggerInstanceRecord {
+            id: "no/slashes".to_owned(),
+            ..record
+        }),
+        Err(StoreError::InvalidId { .. })
+    ));
+}

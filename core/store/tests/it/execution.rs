@@ -401,3 +401,54 @@ async fn final_statuses_are_found_without_a_status_index() {
     expected.sort();
     assert_eq!(finished, expected);
 }
+
+/// The conditional path writes only when the execution as stored is accepted, and hands back
+/// the unchanged execution otherwise (the worker's one read for a `noop`).
+#[tokio::test]
+async fn a_conditional_path_writes_only_what_it_accepts() {
+    let (_dir, store) = temp_store();
+    let scheduled = execution("core.noop");
+    store.create_execution(&scheduled).await.unwrap();
+    store
+        .transition(&scheduled.id, S::Scheduled, None, None)
+        .await
+        .unwrap();
+
+    let refused = store
+        .transition_path_if_unflushed(
+            &scheduled.id,
+            &[S::Running, S::Succeeded],
+            Some(json!({})),
+            |execution| execution.action == "core.local",
+        )
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(refused.status, S::Scheduled);
+    let unchanged = store.get_execution(&scheduled.id).unwrap().unwrap();
+    assert_eq!((unchanged.status, unchanged.log.len()), (S::Scheduled, 2));
+
+    let done = store
+        .transition_path_if_unflushed(
+            &scheduled.id,
+            &[S::Running, S::Succeeded],
+            Some(json!({})),
+            |execution| execution.status == S::Scheduled,
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.execution.status, S::Succeeded);
+    assert_eq!(done.execution.result, Some(json!({})));
+    assert!(
+        store
+            .executions_with_status(&[S::Scheduled])
+            .unwrap()
+            .is_empty(),
+        "the live status index forgot it"
+    );
+
+    let missing = store.transition_path_if_unflushed("nope", &[S::Running], None, |_| true);
+    assert!(
+        matches!(missing, Err(StoreError::NotFound { .. })),
+        "{missing:?}"
+    );
+}

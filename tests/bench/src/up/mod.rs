@@ -83,6 +83,11 @@ pub(crate) struct Args {
     /// loop's threads.
     #[arg(long, default_value_t = 8)]
     shell_concurrency: usize,
+    /// Another `nerve` binary to compare with (the `throughput` suite): its rounds alternate with
+    /// the tested binary's on the same machine, and the figures of both and their ratio are
+    /// reported, so a change is judged against the same moment's noise.
+    #[arg(long, value_name = "PATH")]
+    baseline: Option<PathBuf>,
 }
 
 /// How long a measurement may wait for the server to finish its work.
@@ -113,7 +118,21 @@ pub(crate) fn run_throughput(args: &Args) -> anyhow::Result<()> {
     let launch = launch(&args.launch)?;
     report_machine("throughput", &launch);
     let runtime = async_runtime()?;
-    throughput::run(&launch, args, &runtime)
+    match &args.baseline {
+        None => throughput::run(&launch, args, &runtime),
+        Some(baseline) => {
+            let baseline = Launch {
+                binary: baseline.clone(),
+                data_root: launch.data_root.clone(),
+            };
+            anyhow::ensure!(
+                baseline.binary.is_file(),
+                "--baseline `{}` does not exist",
+                baseline.binary.display()
+            );
+            throughput::compare(&launch, &baseline, args, &runtime)
+        }
+    }
 }
 
 /// Only the hot-reload figures (the `packs` suite).

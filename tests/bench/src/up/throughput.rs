@@ -31,6 +31,8 @@ pub(super) struct Round {
     pub(super) events_per_second: f64,
     pub(super) accepts_per_second: f64,
     pub(super) server_cores: f64,
+    /// Server CPU time per event, in microseconds.
+    pub(super) server_us_per_event: f64,
     pub(super) client_cores: f64,
     /// The CPU each of the round's other processes used, in cores, in the order given.
     pub(super) others_cores: Vec<f64>,
@@ -53,16 +55,7 @@ pub(super) fn run(
 ) -> anyhow::Result<()> {
     let mut rounds = Vec::new();
     for _ in 0..args.rounds.max(1) {
-        let server = Server::start(launch, &[])?;
-        let round = runtime
-            .block_on(round(&server, args.events, args.concurrency, &[]))
-            .with_context(|| {
-                format!(
-                    "throughput round failed; the server log ends with:\n{}",
-                    server.log_tail()
-                )
-            })?;
-        rounds.push(round);
+        rounds.push(measure(launch, args, runtime)?);
     }
     let n = rounds.len();
     let pick = |field: fn(&Round) -> f64| median(rounds.iter().map(field).collect());
@@ -82,6 +75,10 @@ pub(super) fn run(
     report(
         "up: server CPU during throughput, cores",
         format!("{:.2} (median of {n})", pick(|r| r.server_cores)),
+    );
+    report(
+        "up: server CPU per event, µs",
+        format!("{:.0} (median of {n})", pick(|r| r.server_us_per_event)),
     );
     report(
         "up: bench client CPU during throughput, cores",
@@ -119,6 +116,80 @@ pub(super) fn run(
             "{:.1} (median of {n}; X-Total-Count over {} executions)",
             pick(|r| r.count_query_ms),
             args.events + args.concurrency
+        ),
+    );
+    Ok(())
+}
+
+/// One round on a fresh server started from `launch`.
+fn measure(
+    launch: &Launch,
+    args: &Args,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<Round> {
+    let server = Server::start(launch, &[])?;
+    runtime
+        .block_on(round(&server, args.events, args.concurrency, &[]))
+        .with_context(|| {
+            format!(
+                "throughput round failed; the server log ends with:\n{}",
+                server.log_tail()
+            )
+        })
+}
+
+/// The throughput of `launch` next to `baseline`'s: their rounds alternate (baseline first in
+/// even rounds, second in odd ones), so both meet the same moments of a shared machine's noise;
+/// the medians of both and their ratio are reported.
+pub(super) fn compare(
+    launch: &Launch,
+    baseline: &Launch,
+    args: &Args,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<()> {
+    let mut tested = Vec::new();
+    let mut base = Vec::new();
+    for n in 0..args.rounds.max(1) {
+        if n % 2 == 0 {
+            base.push(measure(baseline, args, runtime)?);
+            tested.push(measure(launch, args, runtime)?);
+        } else {
+            tested.push(measure(launch, args, runtime)?);
+            base.push(measure(baseline, args, runtime)?);
+        }
+    }
+    let n = tested.len();
+    let pick =
+        |rounds: &[Round], field: fn(&Round) -> f64| median(rounds.iter().map(field).collect());
+    let rate = |r: &Round| r.events_per_second;
+    let cpu = |r: &Round| r.server_us_per_event;
+    report(
+        "up: webhook → noop execution recorded, events/s",
+        format!(
+            "{:.0} tested, {:.0} baseline, ratio {:.2} (medians of {n} alternating rounds; {} events, {} in flight; target ≥ 10000)",
+            pick(&tested, rate),
+            pick(&base, rate),
+            pick(&tested, rate) / pick(&base, rate),
+            args.events,
+            args.concurrency
+        ),
+    );
+    report(
+        "up: server CPU per event, µs",
+        format!(
+            "{:.0} tested, {:.0} baseline, ratio {:.2} (medians of {n})",
+            pick(&tested, cpu),
+            pick(&base, cpu),
+            pick(&tested, cpu) / pick(&base, cpu)
+        ),
+    );
+    let flushes = |r: &Round| r.fsyncs_per_event;
+    report(
+        "up: fsyncs per event",
+        format!(
+            "{:.2} tested, {:.2} baseline (medians of {n})",
+            pick(&tested, flushes),
+            pick(&base, flushes)
         ),
     );
     Ok(())
@@ -182,6 +253,7 @@ pub(super) async fn round(
         events_per_second: events as f64 / seconds_between(first_post, last_end),
         accepts_per_second: events as f64 / accepting.as_secs_f64(),
         server_cores: server_seconds / wall,
+        server_us_per_event: server_seconds * 1e6 / events as f64,
         client_cores: client_seconds / wall,
         others_cores,
         wall_seconds: wall,
