@@ -48,6 +48,6 @@ pub use index::RuleIndex;
 pub use operators::{OPERATOR_NAMES, Operator};
 pub use rule::{CompiledRule, Explanation, RuleProblem, compile_rule};
 pub use template::{
-    KvLookup, KvValue, NoKv, RenderContext, RenderError, environment, render_template,
-    render_value, render_with_variables,
+    KvLookup, KvScope, KvSession, KvValue, NoKv, RenderContext, RenderError, decrypt_kv,
+    environment, kv_root, kv_scope, kv_text, render_template, render_value, render_with_variables,
 };

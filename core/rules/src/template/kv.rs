@@ -54,13 +54,16 @@ impl KvLookup for NoKv {
 
 /// The two datastore scopes templates can read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum KvScope {
+pub enum KvScope {
+    /// `st2kv.system.*`.
     System,
+    /// `st2kv.user.*`: the keys of the user the lookup stands for.
     User,
 }
 
 impl KvScope {
-    fn as_str(self) -> &'static str {
+    /// `"system"` or `"user"`, as [`KvLookup`] takes it.
+    pub fn as_str(self) -> &'static str {
         match self {
             KvScope::System => "system",
             KvScope::User => "user",
@@ -97,9 +100,11 @@ impl SessionState {
 }
 
 /// Datastore answers collected across the render passes of one template (or one set of
-/// parameters).
+/// parameters, or one operation of a workflow): template objects cannot borrow the caller's
+/// [`KvLookup`], so they read answers from here and note what they could not answer, and
+/// [`KvSession::resolve_misses`] asks the lookup before the next pass.
 #[derive(Debug, Default)]
-pub(crate) struct KvSession {
+pub struct KvSession {
     state: Mutex<SessionState>,
 }
 
@@ -121,6 +126,26 @@ impl KvSession {
         }
     }
 
+    /// The item `key` in `scope`: `Some(None)` when it does not exist, `None` when it was not
+    /// looked up yet (noted for the next [`KvSession::resolve_misses`]).
+    pub fn item(&self, scope: KvScope, key: &str) -> Option<Option<KvValue>> {
+        let mut state = self.state();
+        let found = state.values.get(&(scope, key.to_owned())).cloned();
+        if found.is_none() {
+            state.note_miss(Request::Get(scope, key.to_owned()));
+        }
+        found
+    }
+
+    /// The plaintext of the secret `key` in `scope`: `Some(Err(message))` when it is missing,
+    /// not a secret or cannot be decrypted, `None` when not asked yet (noted).
+    pub fn decrypted(&self, scope: KvScope, key: &str) -> Option<Result<String, String>> {
+        self.decrypt(scope, key).map(|outcome| match outcome {
+            Decrypted::Plain(text) => Ok(text),
+            Decrypted::Failed(message) => Err(message),
+        })
+    }
+
     fn decrypt(&self, scope: KvScope, key: &str) -> Option<Decrypted> {
         let mut state = self.state();
         let found = state.decrypted.get(&(scope, key.to_owned())).cloned();
@@ -131,7 +156,7 @@ impl KvSession {
     }
 
     /// Answers the keys the last pass could not; returns false if there were none.
-    pub(crate) fn resolve_misses(&self, lookup: &dyn KvLookup) -> bool {
+    pub fn resolve_misses(&self, lookup: &dyn KvLookup) -> bool {
         let misses = std::mem::take(&mut self.state().misses);
         if misses.is_empty() {
             return false;
@@ -171,6 +196,26 @@ fn missing_item(name: &str) -> String {
     format!("Referenced datastore item \"{name}\" doesn't exist or it contains an empty string")
 }
 
+/// `st2kv` (and its alias `kv`) over `session`: `.system` and `.user`.
+pub fn kv_root(session: &Arc<KvSession>) -> MjValue {
+    KvRoot::value(session)
+}
+
+/// `st2kv.<scope>` over `session` (the action chain's `system` variable).
+pub fn kv_scope(session: &Arc<KvSession>, scope: KvScope) -> MjValue {
+    MjValue::from_object(KvNode {
+        session: Arc::clone(session),
+        scope,
+        key: None,
+    })
+}
+
+/// The text of a datastore reference (`st2kv.system.key`), for conversions to JSON; `None`
+/// for any other value.
+pub fn kv_text(value: &MjValue) -> Option<String> {
+    value.downcast_object_ref::<KvNode>().map(KvNode::text)
+}
+
 /// `st2kv` (and its alias `kv`): `.system` and `.user`.
 #[derive(Debug)]
 pub(crate) struct KvRoot {
@@ -196,11 +241,7 @@ impl Object for KvRoot {
             "user" => KvScope::User,
             _ => return None,
         };
-        Some(MjValue::from_object(KvNode {
-            session: Arc::clone(&self.session),
-            scope,
-            key: None,
-        }))
+        Some(kv_scope(&self.session, scope))
     }
 
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -26,8 +26,8 @@ mod kv;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use kv::KvSession;
-pub use kv::{KvLookup, KvValue, NoKv};
+pub use filters::decrypt_kv;
+pub use kv::{KvLookup, KvScope, KvSession, KvValue, NoKv, kv_root, kv_scope, kv_text};
 
 /// How many times a template is re-rendered to answer datastore keys it discovered.
 const MAX_KV_PASSES: usize = 16;

@@ -12,7 +12,7 @@
 //! Objects and arrays are evaluated element by element (object keys too).
 //!
 //! No IO: datastore reads go through the caller's [`KvLookup`]. Template functions cannot
-//! borrow it, so they read from a [`KvCache`] and note what they could not answer; the
+//! borrow it, so they read from a [`KvSession`] and note what they could not answer; the
 //! evaluation is then repeated with those keys looked up (a pure function of the snapshot the
 //! lookup exposes, as in `nerve_rules`).
 //!
@@ -24,7 +24,7 @@ use std::sync::{Arc, OnceLock};
 
 use minijinja::value::{Object, ObjectRepr, Rest, Value as MjValue, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, State};
-use nerve_rules::KvLookup;
+use nerve_rules::{KvLookup, KvSession};
 use serde_json::{Map, Number, Value};
 
 mod kv;
@@ -33,7 +33,6 @@ mod scan;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use kv::KvCache;
 pub(crate) use scan::{ctx_references, has_markup, has_yaql, quote_bare_names, single_expression};
 
 /// How many times an evaluation is repeated to answer datastore keys it discovered.
@@ -85,7 +84,7 @@ pub(crate) fn environment() -> &'static Environment<'static> {
         env.add_function("st2kv", kv::st2kv_function);
         env.add_function("json", json_function);
         env.add_function("zip", zip_function);
-        env.add_filter("decrypt_kv", kv::decrypt_kv_filter);
+        env.add_filter("decrypt_kv", nerve_rules::decrypt_kv);
         for name in FILTERS_AS_FUNCTIONS {
             env.add_function(*name, move |state: &mut State, args: Rest<MjValue>| {
                 state.apply_filter(name, &args.0)
@@ -128,7 +127,7 @@ pub(crate) struct Scope {
 #[derive(Debug)]
 pub(crate) struct Frame {
     scope: Scope,
-    kv: Arc<KvCache>,
+    kv: Arc<KvSession>,
 }
 
 impl Object for Frame {
@@ -176,14 +175,14 @@ impl fmt::Display for ExprError {
 /// Evaluates expressions for one operation of a state machine, sharing datastore answers.
 pub(crate) struct Evaluator<'k> {
     kv: &'k dyn KvLookup,
-    cache: Arc<KvCache>,
+    cache: Arc<KvSession>,
 }
 
 impl<'k> Evaluator<'k> {
     pub(crate) fn new(kv: &'k dyn KvLookup) -> Self {
         Evaluator {
             kv,
-            cache: Arc::new(KvCache::default()),
+            cache: Arc::new(KvSession::default()),
         }
     }
 
@@ -216,11 +215,11 @@ impl<'k> Evaluator<'k> {
             .iter()
             .map(|(k, v)| (k.clone(), from_json(v)))
             .collect();
-        let st2kv = kv::root(&self.cache);
+        let st2kv = nerve_rules::kv_root(&self.cache);
         context.insert("st2kv".to_owned(), st2kv);
         context.insert(
             "system".to_owned(),
-            kv::scope_node(&self.cache, kv::KvScope::System),
+            nerve_rules::kv_scope(&self.cache, nerve_rules::KvScope::System),
         );
         context.insert("__context".to_owned(), from_json(variables));
         let context = MjValue::from(context);
@@ -404,7 +403,7 @@ pub(crate) fn to_json(value: &MjValue) -> Result<Value, Error> {
             Ok(Value::Object(map))
         }
         ValueKind::Bytes => Err(not_serializable("bytes")),
-        _ => match kv::text_of_node(value) {
+        _ => match nerve_rules::kv_text(value) {
             Some(text) => Ok(Value::String(text)),
             None => Err(not_serializable(&value.to_string())),
         },

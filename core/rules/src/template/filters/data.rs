@@ -9,8 +9,13 @@ use crate::py::{self, DumpOptions};
 use crate::template::convert::{from_json, py_str, to_json};
 use crate::template::kv::KvNode;
 
-/// `decrypt_kv`: the plaintext of a secret datastore item.
-pub(super) fn decrypt_kv(value: &MjValue) -> Result<String, Error> {
+/// `decrypt_kv`: the plaintext of a secret datastore item (`st2kv.system.key | decrypt_kv`).
+///
+/// # Errors
+///
+/// When `value` is not a datastore reference, or the item is missing, not a secret or cannot
+/// be decrypted.
+pub fn decrypt_kv(value: &MjValue) -> Result<String, Error> {
     match value.downcast_object_ref::<KvNode>() {
         Some(node) => node.decrypt(),
         None => Err(py_error(

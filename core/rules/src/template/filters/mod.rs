@@ -10,6 +10,8 @@ use minijinja::{Environment, Error, ErrorKind};
 use super::convert::{py_str, text_of};
 
 mod data;
+
+pub use data::decrypt_kv;
 mod path;
 mod regex;
 mod time;
