@@ -228,6 +228,15 @@ async fn list_filters_paginate_newest_first_with_totals() {
         }),
         (ids_of(&[3, 2]), 4)
     );
+    // Candidates from the rule's index, the action checked on each.
+    assert_eq!(
+        list(ExecutionFilter {
+            rule: Some("p.on_hook".to_owned()),
+            action: Some("core.http".to_owned()),
+            ..ExecutionFilter::default()
+        }),
+        (ids_of(&[3, 1]), 2)
+    );
     assert_eq!(
         list(ExecutionFilter {
             trigger_instance: Some("ti-3".to_owned()),
