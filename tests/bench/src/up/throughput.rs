@@ -159,17 +159,20 @@ pub(super) fn compare(
         }
     }
     let n = tested.len();
-    let pick =
-        |rounds: &[Round], field: fn(&Round) -> f64| median(rounds.iter().map(field).collect());
-    let rate = |r: &Round| r.events_per_second;
-    let cpu = |r: &Round| r.server_us_per_event;
+    // "<tested> tested, <baseline> baseline, ratio <r>" of one field's medians.
+    let side_by_side = |field: fn(&Round) -> f64, decimals: usize| {
+        let tested = median(tested.iter().map(field).collect());
+        let base = median(base.iter().map(field).collect());
+        format!(
+            "{tested:.decimals$} tested, {base:.decimals$} baseline, ratio {:.2}",
+            tested / base
+        )
+    };
     report(
         "up: webhook → noop execution recorded, events/s",
         format!(
-            "{:.0} tested, {:.0} baseline, ratio {:.2} (medians of {n} alternating rounds; {} events, {} in flight; target ≥ 10000)",
-            pick(&tested, rate),
-            pick(&base, rate),
-            pick(&tested, rate) / pick(&base, rate),
+            "{} (medians of {n} alternating rounds; {} events, {} in flight; target ≥ 10000)",
+            side_by_side(|r| r.events_per_second, 0),
             args.events,
             args.concurrency
         ),
@@ -177,19 +180,15 @@ pub(super) fn compare(
     report(
         "up: server CPU per event, µs",
         format!(
-            "{:.0} tested, {:.0} baseline, ratio {:.2} (medians of {n})",
-            pick(&tested, cpu),
-            pick(&base, cpu),
-            pick(&tested, cpu) / pick(&base, cpu)
+            "{} (medians of {n})",
+            side_by_side(|r| r.server_us_per_event, 0)
         ),
     );
-    let flushes = |r: &Round| r.fsyncs_per_event;
     report(
         "up: fsyncs per event",
         format!(
-            "{:.2} tested, {:.2} baseline (medians of {n})",
-            pick(&tested, flushes),
-            pick(&base, flushes)
+            "{} (medians of {n})",
+            side_by_side(|r| r.fsyncs_per_event, 2)
         ),
     );
     Ok(())
