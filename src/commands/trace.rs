@@ -1,6 +1,6 @@
-//! `nerve trace get`: what one event (or one tagged run) caused, as a tree — event → rule →
-//! execution — with each step's time from the start of the trace and each execution's status
-//! and duration.
+//! `nerve trace list|get`: recent traces, newest first, and what one event (or one tagged run)
+//! caused, as a tree — event → rule → execution — with each step's time from the start of the
+//! trace and each execution's status and duration.
 
 use std::collections::{HashMap, HashSet};
 use std::process::ExitCode;
@@ -9,15 +9,33 @@ use clap::{ArgGroup, Args, Subcommand};
 use nerve_web::dto::{TraceComponentDto, TraceDto};
 
 use super::client::{Api, remote};
-use super::table::{duration, offset_ms, timestamp};
+use super::table::{Table, duration, note_partial, offset_ms, timestamp};
 use super::{GlobalArgs, OutputFormat};
 use crate::output::{print_json, print_line};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum TraceCommand {
+    /// List traces, newest first, with how many events, rule firings and executions each has.
+    List(ListArgs),
     /// Show a trace by id, by trace tag (every trace with it, newest first), or the trace of an
     /// execution.
     Get(GetArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    /// Only traces with this tag (`nerve run --trace-tag`, the `St2-Trace-Tag` webhook header).
+    #[arg(long, value_name = "TAG")]
+    trace_tag: Option<String>,
+    /// How many to show.
+    #[arg(short = 'n', long, default_value_t = 50)]
+    limit: i64,
+    /// How many of the newest to skip.
+    #[arg(long, default_value_t = 0)]
+    offset: usize,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    output: OutputFormat,
 }
 
 #[derive(Debug, Args)]
@@ -38,8 +56,47 @@ pub(crate) struct GetArgs {
 
 pub(crate) fn exec(global: &GlobalArgs, command: TraceCommand) -> anyhow::Result<ExitCode> {
     match command {
+        TraceCommand::List(args) => remote(global, async move |api| list(api, args).await),
         TraceCommand::Get(args) => remote(global, async move |api| get(api, args).await),
     }
+}
+
+async fn list(api: &Api, args: ListArgs) -> anyhow::Result<ExitCode> {
+    let page = api
+        .list_traces(
+            args.trace_tag.as_deref(),
+            Some(args.limit),
+            Some(args.offset),
+        )
+        .await?;
+    if args.output == OutputFormat::Json {
+        print_json(&serde_json::to_value(&page.items)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut table = Table::new(&[
+        "ID",
+        "TAG",
+        "STARTED",
+        "EVENTS",
+        "ENFORCEMENTS",
+        "EXECUTIONS",
+    ]);
+    for trace in &page.items {
+        table.row(vec![
+            trace.id.clone(),
+            trace.trace_tag.clone(),
+            timestamp(&trace.start_timestamp),
+            trace.trigger_instances.len().to_string(),
+            trace.rules.len().to_string(),
+            trace.action_executions.len().to_string(),
+        ]);
+    }
+    match &args.trace_tag {
+        Some(tag) => table.print(&format!("no trace has the tag `{tag}`")),
+        None => table.print("no traces"),
+    }
+    note_partial(page.items.len(), args.offset, page.total);
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn get(api: &Api, args: GetArgs) -> anyhow::Result<ExitCode> {

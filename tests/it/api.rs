@@ -83,6 +83,33 @@ impl Api {
             .unwrap()
     }
 
+    /// `GET` of a list endpoint, asserting success: the items and the `X-Total-Count` header.
+    pub(crate) async fn get_page(&self, path: &str) -> (Vec<Value>, usize) {
+        let response = self
+            .http
+            .get(format!("{}/api/v1{path}", self.url))
+            .header("X-Auth-Token", &self.token)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
+        let total = response
+            .headers()
+            .get("x-total-count")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse().ok())
+            .unwrap_or_else(|| panic!("GET {path}: no X-Total-Count header"));
+        let items: Value = response.json().await.unwrap();
+        let Value::Array(items) = items else {
+            panic!("GET {path}: not a list: {items}");
+        };
+        (items, total)
+    }
+
     /// `DELETE`, asserting success.
     pub(crate) async fn delete(&self, path: &str) {
         let response = self

@@ -342,6 +342,83 @@ fn traces_are_found_by_tag() {
 }
 
 #[test]
+fn trace_list_shows_recent_traces_newest_first_and_by_tag() {
+    let env = Env::start();
+    let mut trace_ids = Vec::new();
+    for tag in ["list-a", "list-b"] {
+        let run = env.json(&[
+            "run",
+            "core.local",
+            "cmd=echo listed",
+            "--trace-tag",
+            tag,
+            "--output",
+            "json",
+        ]);
+        trace_ids.push(run["context"]["trace_id"].as_str().unwrap().to_owned());
+    }
+    let (older, newer) = (&trace_ids[0], &trace_ids[1]);
+
+    // JSON: newest first (the server may list traces of its own too, such as sensors starting).
+    let listed = env.json(&["trace", "list", "--output", "json", "-n", "1000"]);
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|trace| trace["id"].as_str().unwrap())
+        .filter(|id| trace_ids.iter().any(|mine| mine == id))
+        .collect();
+    assert_eq!(ids, [newer.as_str(), older.as_str()], "{listed:#}");
+
+    // The table: id, tag, start and how many events, rule firings and executions.
+    let table = env.run(&["trace", "list"]);
+    table.assert_code(0);
+    let lines = stdout_lines(&table);
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        [
+            "ID",
+            "TAG",
+            "STARTED",
+            "EVENTS",
+            "ENFORCEMENTS",
+            "EXECUTIONS"
+        ],
+        "{table}"
+    );
+    let row = |id: &str| lines.iter().position(|line| line.starts_with(id));
+    let (newer_row, older_row) = (row(newer).unwrap(), row(older).unwrap());
+    assert!(newer_row < older_row, "{table}");
+    let cells: Vec<&str> = lines[newer_row].split_whitespace().collect();
+    assert_eq!(cells[1], "list-b", "{table}");
+    assert_eq!(cells[cells.len() - 3..], ["0", "0", "1"], "{table}");
+
+    // By tag, and a page of one with a note on how to see the rest.
+    let tagged = env.run(&["trace", "list", "--trace-tag", "list-a"]);
+    tagged.assert_code(0);
+    assert!(tagged.stdout.contains(older.as_str()), "{tagged}");
+    assert!(!tagged.stdout.contains(newer.as_str()), "{tagged}");
+    let first = env.run(&["trace", "list", "-n", "1"]);
+    first.assert_code(0);
+    assert_eq!(stdout_lines(&first).len(), 2, "{first}");
+    assert!(first.stderr.contains("note: showing 1 to 1 of"), "{first}");
+    let none = env.run(&["trace", "list", "--trace-tag", "no-such-tag"]);
+    none.assert_code(0);
+    assert!(
+        none.stdout.contains("no trace has the tag `no-such-tag`"),
+        "{none}"
+    );
+
+    // A page size the server refuses is explained.
+    let too_big = env.run(&["trace", "list", "-n", "5000"]);
+    too_big.assert_code(2);
+    assert!(
+        too_big.stderr.contains("larger than the maximum page size"),
+        "{too_big}"
+    );
+}
+
+#[test]
 fn without_a_server_the_cli_says_how_to_start_one() {
     let dir = tempfile::tempdir().unwrap();
     let nerve = super::nerve().with_data_dir(dir.path());

@@ -12,6 +12,7 @@ mod rule_test;
 mod scaleout;
 mod sensors;
 mod sensors_cli;
+mod traces;
 mod ui;
 mod up;
 mod workflows;

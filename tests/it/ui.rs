@@ -595,6 +595,59 @@ async fn a_trace_opens_from_an_execution_as_a_tree_with_timings() {
         .await;
     assert_eq!(nested, true);
     b.screenshot("trace").await;
+
+    // The traces page lists recent traces, newest first; a row opens its trace.
+    let response = ui.api.post("/webhooks/ui_traced", json!({"n": 2})).await;
+    assert!(response.status().is_success(), "{}", response.status());
+    wait_until("the second webhook's execution succeeded", || async {
+        let list = api.get("/executions?rule=default.ui_traced").await;
+        list.as_array().unwrap().len() == 2 && list[0]["status"] == "succeeded"
+    })
+    .await;
+    let list = api.get("/executions?rule=default.ui_traced").await;
+    let trace_of = |n: usize| list[n]["context"]["trace_id"].as_str().unwrap().to_owned();
+    let (newer, older) = (trace_of(0), trace_of(1));
+    assert_ne!(newer, older);
+    b.open("/traces").await;
+    b.until_text("h2", "Recent traces").await;
+    b.until_text("#trace-list", &older).await;
+    let order = b
+        .js("return [...document.querySelectorAll('#trace-list tbody tr[data-id]')].map((tr) => tr.dataset.id);")
+        .await;
+    let order: Vec<&str> = order
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|id| *id == newer || *id == older)
+        .collect();
+    assert_eq!(order, [newer.as_str(), older.as_str()]);
+    let row = b
+        .text(&format!("#trace-list tr[data-id='{older}']"))
+        .await
+        .unwrap();
+    assert!(row.contains("trigger_instance-"), "{row}");
+    b.screenshot("traces-recent").await;
+    // Finding by tag lists the traces with it, linked the same way.
+    let tag = format!("trigger_instance-{older}");
+    b.type_into("#trace-tag", &tag).await;
+    b.click("form[role=search] button[type=submit]").await;
+    b.until_text("h2", "Traces tagged").await;
+    b.until_text("#trace-list", &older).await;
+    assert!(
+        b.text(&format!("#trace-list tr[data-id='{newer}']"))
+            .await
+            .is_none()
+    );
+    b.click(&format!("#trace-list tr[data-id='{older}'] a"))
+        .await;
+    b.until("the trace opens", || async {
+        let hash = b.js("return window.location.hash;").await;
+        (hash.as_str() == Some(format!("#/traces/{older}").as_str())).then_some(())
+    })
+    .await;
+    b.until_text("#trace-tree li[data-kind='execution']", "core.local")
+        .await;
     b.assert_no_console_errors().await;
 }
 

@@ -38,6 +38,16 @@ pub(crate) fn id_time(id: &[u8]) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_millis(i64::try_from(ulid.timestamp_ms()).ok()?)
 }
 
+/// Whether `id` is a ULID as [`new_id`] writes it: 26 characters of Crockford base32 in capitals.
+/// Among such ids key order is creation order; other ids (chosen by a client) carry no time.
+pub(crate) fn is_ulid(id: &[u8]) -> bool {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    id.len() == ulid::ULID_LEN
+        // The first character holds only the top 3 bits of the 48-bit time.
+        && id[0] <= b'7'
+        && id.iter().all(|byte| ALPHABET.contains(byte))
+}
+
 /// Refuses ids that cannot be a key segment or a file name: empty, longer than 512 bytes, with
 /// `/`, `\`, NUL or control characters, or starting with `.`.
 ///
@@ -81,6 +91,21 @@ mod tests {
         assert_eq!(id_time(id.as_bytes()), Some(at));
         assert_eq!(id_time(format!("{id}:pack.rule").as_bytes()), Some(at));
         assert_eq!(id_time(b"not-a-ulid"), None);
+    }
+
+    #[test]
+    fn only_canonical_ulids_count_as_ulids() {
+        assert!(is_ulid(new_id().as_bytes()));
+        assert!(is_ulid(b"01ARZ3NDEKTSV4RRFFQ69G5FAV"));
+        for other in [
+            "t1",
+            "01arz3ndektsv4rrffq69g5fav",
+            "81ARZ3NDEKTSV4RRFFQ69G5FAV",
+            "01ARZ3NDEKTSV4RRFFQ69G5FAI",
+            "01ARZ3NDEKTSV4RRFFQ69G5FAVX",
+        ] {
+            assert!(!is_ulid(other.as_bytes()), "{other}");
+        }
     }
 
     #[test]

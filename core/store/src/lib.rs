@@ -65,7 +65,7 @@ pub use page::Page;
 pub use retention::PurgeStats;
 pub use store::{Store, StoreStats};
 pub use time::timestamp;
-pub use trace::{CausedBy, TraceComponent, TraceComponentKind, TraceRecord};
+pub use trace::{CausedBy, TraceComponent, TraceComponentKind, TraceFilter, TraceRecord};
 pub use trigger_instance::{
     TriggerInstanceFilter, TriggerInstanceRecord, trigger_instance_status_name,
 };

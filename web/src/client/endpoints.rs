@@ -731,6 +731,24 @@ impl Client {
             .await
     }
 
+    /// Recent traces, newest first, optionally only those with a tag.
+    ///
+    /// # Errors
+    ///
+    /// Transport failures and error answers ([`ClientError::Http`] 400 for a bad `limit`).
+    pub async fn list_traces(
+        &self,
+        trace_tag: Option<&str>,
+        limit: Option<i64>,
+        offset: Option<usize>,
+    ) -> Result<Page<TraceDto>, ClientError> {
+        let mut query: Vec<(&str, String)> = Vec::new();
+        query.extend(trace_tag.map(|tag| ("trace_tag", tag.to_owned())));
+        query.extend(limit.map(|limit| ("limit", limit.to_string())));
+        query.extend(offset.map(|offset| ("offset", offset.to_string())));
+        self.list("/traces", &query).await
+    }
+
     /// Traces with a tag, newest first.
     ///
     /// # Errors

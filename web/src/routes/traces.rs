@@ -1,7 +1,8 @@
-//! `/api/v1/traces`: what one event caused, by id or trace tag.
+//! `/api/v1/traces`: what one event caused: recent traces, by trace tag, or one by id.
 
 use axum::Json;
 use axum::extract::{Path, State};
+use nerve_store::TraceFilter;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -15,7 +16,8 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct TraceQuery {
-    /// The trace tag (required: traces are found by tag or id).
+    /// Only traces with this tag (`St2-Trace-Tag`, `--trace-tag`, `trigger_instance-<id>` by
+    /// default).
     trace_tag: Option<String>,
     /// Page size (default 100, max 1000, -1 for all: administrators only).
     limit: Option<i64>,
@@ -23,15 +25,20 @@ pub(crate) struct TraceQuery {
     offset: Option<usize>,
 }
 
-/// Traces with a tag, newest first.
+/// Recent traces, newest first, or the traces with a tag. The `X-Total-Count` header says how
+/// many match in all.
 #[utoipa::path(
     get,
     path = "/api/v1/traces",
     tag = "traces",
     params(TraceQuery),
     responses(
-        (status = 200, description = "Traces", body = [TraceDto]),
-        (status = 400, description = "No trace tag given", body = Fault)
+        (status = 200, description = "Traces, newest first", body = [TraceDto],
+            headers(
+                ("X-Total-Count" = usize, description = "Matches in all"),
+                ("X-Limit" = i64, description = "Page size used (-1: all)")
+            )),
+        (status = 400, description = "Bad paging", body = Fault)
     )
 )]
 pub(crate) async fn list(
@@ -40,13 +47,13 @@ pub(crate) async fn list(
     ApiQuery(query): ApiQuery<TraceQuery>,
 ) -> AppResult<Paged<TraceDto>> {
     let paging = Paging::new(query.limit, query.offset, &caller)?;
-    let Some(trace_tag) = query.trace_tag else {
-        return Err(AppError::bad_request(
-            "give `trace_tag` to find traces (or get one with /api/v1/traces/{id})",
-        ));
+    let filter = TraceFilter {
+        trace_tag: query.trace_tag,
+        limit: paging.limit,
+        offset: paging.offset,
     };
-    let traces = state.store.find_traces_by_tag(&trace_tag)?;
-    Ok(paging.slice(traces).map(TraceDto::from))
+    let page = state.store.list_traces(&filter)?;
+    Ok(paging.page(page.items, page.total).map(TraceDto::from))
 }
 
 /// One trace.

@@ -203,10 +203,10 @@ async fn events_can_be_listed_filtered_and_re_emitted() {
 }
 
 #[tokio::test]
-async fn traces_by_id_and_tag() {
+async fn traces_recent_by_id_and_tag() {
     let app = TestApp::new();
-    let component = TraceComponent {
-        id: "ti1".into(),
+    let component = |id: &str| TraceComponent {
+        id: id.into(),
         component_ref: "a.one".into(),
         caused_by: None,
         updated_at: nerve_store::timestamp(chrono::Utc::now()),
@@ -216,9 +216,21 @@ async fn traces_by_id_and_tag() {
             "trace1",
             "build-9",
             TraceComponentKind::TriggerInstance,
-            component,
+            component("ti1"),
         )
         .unwrap();
+    let older = nerve_store::new_id_at(chrono::Utc::now() - chrono::Duration::minutes(1));
+    let newer = nerve_store::new_id();
+    for id in [&newer, &older] {
+        app.store
+            .add_to_trace(
+                id,
+                id,
+                TraceComponentKind::Execution,
+                component(&format!("x-{id}")),
+            )
+            .unwrap();
+    }
     let by_id = app.call(Method::GET, "/api/v1/traces/trace1", None).await;
     assert_eq!(by_id.body["trace_tag"], "build-9");
     assert_eq!(by_id.body["trigger_instances"][0]["object_id"], "ti1");
@@ -226,8 +238,36 @@ async fn traces_by_id_and_tag() {
         .call(Method::GET, "/api/v1/traces?trace_tag=build-9", None)
         .await;
     assert_eq!(by_tag.body[0]["id"], "trace1");
-    let no_tag = app.call(Method::GET, "/api/v1/traces", None).await;
-    assert_eq!(no_tag.status, StatusCode::BAD_REQUEST);
+    // Without a tag: recent traces, ULIDs newest first, then other ids; paged.
+    let recent = app.call(Method::GET, "/api/v1/traces", None).await;
+    assert_eq!(recent.status, StatusCode::OK);
+    let ids: Vec<&str> = recent
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|trace| trace["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [newer.as_str(), &older, "trace1"]);
+    assert_eq!(recent.header("x-total-count"), Some("3"));
+    assert_eq!(recent.header("x-limit"), Some("100"));
+    let second = app
+        .call(Method::GET, "/api/v1/traces?limit=1&offset=1", None)
+        .await;
+    assert_eq!(second.body.as_array().unwrap().len(), 1);
+    assert_eq!(second.body[0]["id"], older.as_str());
+    assert_eq!(second.header("x-total-count"), Some("3"));
+    let too_many = app
+        .call(Method::GET, "/api/v1/traces?limit=5000", None)
+        .await;
+    assert_eq!(too_many.status, StatusCode::BAD_REQUEST);
+    assert!(
+        too_many
+            .fault()
+            .contains("larger than the maximum page size"),
+        "{}",
+        too_many.body
+    );
     let enforcements = app
         .call(Method::GET, "/api/v1/ruleenforcements", None)
         .await;

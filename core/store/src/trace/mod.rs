@@ -1,5 +1,5 @@
 //! Traces: what one event caused (trigger instances → rule enforcements → executions), found by
-//! id or by the user-visible trace tag (StackStorm's `TraceDB`).
+//! id, by the user-visible trace tag, or listed newest first (StackStorm's `TraceDB`).
 //!
 //! Adding a component is idempotent: the same component id is updated in place, not repeated.
 //! Trace writes do not flush; they are derived records and become durable with the next flush
@@ -7,11 +7,13 @@
 
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
+use sled::IVec;
 
 use crate::change::{ChangeKind, ChangeOp};
-use crate::id::check_id;
+use crate::id::{check_id, is_ulid};
+use crate::table::Table;
 use crate::time::timestamp;
-use crate::{Result, Store};
+use crate::{Page, Result, Store};
 
 /// The trace a tag names by itself: the default tags `trigger_instance-<id>` (an event's own
 /// trace) and `<id>` (a run's own trace) name trace `<id>`. A trace whose tag names it this way
@@ -78,6 +80,17 @@ pub struct TraceRecord {
     /// Executions.
     #[serde(default)]
     pub executions: Vec<TraceComponent>,
+}
+
+/// Filter for [`Store::list_traces`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TraceFilter {
+    /// Only traces with this tag.
+    pub trace_tag: Option<String>,
+    /// Page size; `None` for all.
+    pub limit: Option<usize>,
+    /// Matches to skip.
+    pub offset: usize,
 }
 
 impl TraceRecord {
@@ -202,6 +215,37 @@ impl Store {
         Ok(traces)
     }
 
+    /// Traces matching `filter`, newest first, with the total count. Trace ids are ULIDs, so
+    /// newest first is a reverse scan of the `traces` tree; ids that are not ULIDs carry no time
+    /// and come after them, in key order. With a tag, the order is [`Store::find_traces_by_tag`]'s.
+    ///
+    /// # Errors
+    ///
+    /// Database errors and [`crate::StoreError::Corrupt`].
+    pub fn list_traces(&self, filter: &TraceFilter) -> Result<Page<TraceRecord>> {
+        if let Some(trace_tag) = &filter.trace_tag {
+            let traces = self.find_traces_by_tag(trace_tag)?;
+            return Page::collect(
+                traces.into_iter().map(Ok),
+                |_| true,
+                filter.offset,
+                filter.limit,
+            );
+        }
+        let table = &self.inner.trees.traces;
+        // Only the records on the page are decoded; the others are only counted.
+        let page = Page::collect(newest_first(table), |_| true, filter.offset, filter.limit)?;
+        let items = page
+            .items
+            .into_iter()
+            .map(|(key, bytes)| table.decode(&key, &bytes))
+            .collect::<Result<_>>()?;
+        Ok(Page {
+            items,
+            total: page.total,
+        })
+    }
+
     /// Removes component `component_id` of `kind` from a trace (purge); with
     /// `with_enforcements`, also the enforcements of that trigger instance. Deletes the trace when
     /// nothing is left and returns whether it did.
@@ -247,6 +291,26 @@ impl Store {
             .send(ChangeKind::Trace, trace_id, ChangeOp::Put);
         Ok(false)
     }
+}
+
+/// Every entry of `table`: ULID keys newest first (a reverse scan), then the other keys in key
+/// order. Those are held back until the scan ends; there are few or none.
+fn newest_first(table: &Table) -> impl Iterator<Item = Result<(IVec, IVec)>> + '_ {
+    let mut entries = table.scan_prefix(&[]).rev();
+    let mut scanning = true;
+    // Gathered in descending key order, so popping gives ascending key order.
+    let mut others = Vec::new();
+    std::iter::from_fn(move || {
+        while scanning {
+            match entries.next() {
+                Some(Ok((key, value))) if is_ulid(&key) => return Some(Ok((key, value))),
+                Some(Ok(entry)) => others.push(entry),
+                Some(Err(error)) => return Some(Err(error)),
+                None => scanning = false,
+            }
+        }
+        others.pop().map(Ok)
+    })
 }
 
 #[cfg(test)]

@@ -1,17 +1,70 @@
-// Traces: find one by tag, and one trace as a tree from its events through rule firings to
-// executions and their workflow tasks, with timings.
+// Traces: the recent ones (newest first, paged), finding one by tag or id, and one trace as a
+// tree from its events through rule firings to executions and their workflow tasks, with timings.
 
 import * as api from '../api.js';
-import { h, replace, link, time, badge, duration, elapsed } from '../dom.js';
-import { table, emptyRow } from '../components.js';
+import * as live from '../live.js';
+import { h, append, replace, link, time, badge, duration, elapsed, errorBox } from '../dom.js';
+import { table, emptyRow, pager } from '../components.js';
 
 /** Executions fetched per trace; a larger trace shows the rest as ids. */
 const MAX_FETCH = 200;
 
+/** Traces per page of the list. */
+const PAGE_SIZE = 50;
+
+const TRACE_COLUMNS = [
+  { label: 'Trace' }, { label: 'Tag', class: 'wide' }, { label: 'Started' },
+  { label: 'Events', class: 'num' }, { label: 'Rule firings', class: 'num' }, { label: 'Executions', class: 'num' },
+];
+
+function traceRow(trace) {
+  return h('tr', { dataset: { id: trace.id } },
+    h('td', {}, link(`/traces/${encodeURIComponent(trace.id)}`, h('code', {}, trace.id))),
+    h('td', { class: 'wide break' }, trace.trace_tag),
+    h('td', {}, time(trace.start_timestamp)),
+    h('td', { class: 'num' }, String(trace.trigger_instances.length)),
+    h('td', { class: 'num' }, String(trace.rules.length)),
+    h('td', { class: 'num' }, String(trace.action_executions.length)));
+}
+
+/**
+ * A server-paged list of traces, newest first, optionally only those with `tag`. On its first
+ * page it reloads shortly after an execution starts, since that execution's trace changed.
+ */
+function traceList(ctx, { tag, caption }) {
+  const box = h('div', { class: 'trace-list' });
+  let offset = tag ? 0 : Number(ctx.query.offset || 0);
+  let timer = null;
+  async function load() {
+    try {
+      const { data, total } = await api.get('/traces', { trace_tag: tag, limit: PAGE_SIZE, offset }, ctx.signal);
+      const empty = tag ? `No trace has the tag or id ${tag}.` : 'No traces yet: every event and every run starts one.';
+      replace(box,
+        table(TRACE_COLUMNS, data.length ? data.map(traceRow) : emptyRow(TRACE_COLUMNS.length, empty),
+          { id: 'trace-list', 'aria-label': caption }),
+        total > PAGE_SIZE ? pager({
+          offset, limit: PAGE_SIZE, total, label: `${caption} pages`,
+          onPage: (next) => { offset = next; if (!tag) ctx.setQuery({ offset: next || '' }); load(); },
+        }) : null);
+    } catch (error) {
+      if (!api.isAbort(error)) replace(box, errorBox(error));
+    }
+  }
+  const soon = () => {
+    if (offset !== 0) return;
+    clearTimeout(timer);
+    timer = setTimeout(load, 1000);
+  };
+  ctx.onCleanup(() => clearTimeout(timer));
+  ctx.onCleanup(live.subscribe({ create: soon, reconnect: load }));
+  load();
+  return box;
+}
+
 async function search(ctx) {
   const tag = ctx.query.trace_tag || '';
   const input = h('input', { id: 'trace-tag', type: 'search', value: tag, placeholder: 'trace tag or trace id' });
-  const box = h('div');
+  const box = h('section', { 'aria-labelledby': 'traces-heading' });
   ctx.main.append(h('h1', {}, 'Traces'),
     h('form', {
       class: 'filters', role: 'search',
@@ -19,18 +72,26 @@ async function search(ctx) {
     }, h('label', { for: 'trace-tag' }, 'Trace tag or id'), input, h('button', { type: 'submit' }, 'Find')),
     h('p', { class: 'muted' }, 'Every execution and event page links to its trace.'),
     box);
-  if (!tag) return;
-  const byId = await api.get(`/traces/${encodeURIComponent(tag)}`, {}, ctx.signal).then((r) => r.data).catch(() => null);
-  if (byId) {
-    ctx.navigate(`/traces/${byId.id}`);
+  if (!tag) {
+    append(box, [h('h2', { id: 'traces-heading' }, 'Recent traces'), traceList(ctx, { caption: 'Recent traces' })]);
     return;
   }
-  const { data } = await api.get('/traces', { trace_tag: tag, limit: 100 }, ctx.signal);
-  const columns = [{ label: 'Trace' }, { label: 'Tag' }, { label: 'Started' }, { label: 'Events', class: 'num' }, { label: 'Executions', class: 'num' }];
-  replace(box, table(columns, data.length ? data.map((t) => h('tr', {},
-    h('td', {}, link(`/traces/${t.id}`, h('code', {}, t.id))), h('td', {}, t.trace_tag), h('td', {}, time(t.start_timestamp)),
-    h('td', { class: 'num' }, String(t.trigger_instances.length)), h('td', { class: 'num' }, String(t.action_executions.length))))
-    : emptyRow(5, `No trace has the tag ${tag}.`), { 'aria-label': 'Traces' }));
+  // A tag first (a run's own trace is tagged with its id), then an id; one trace opens directly.
+  const { data: tagged, total } = await api.get('/traces', { trace_tag: tag, limit: 2 }, ctx.signal);
+  let only = total === 1 && tagged[0].id === tag ? tagged[0] : null;
+  if (total === 0) {
+    only = await api.get(`/traces/${encodeURIComponent(tag)}`, {}, ctx.signal).then((r) => r.data).catch((error) => {
+      if (api.isAbort(error)) throw error;
+      return null;
+    });
+  }
+  if (only) {
+    ctx.navigate(`/traces/${encodeURIComponent(only.id)}`);
+    return;
+  }
+  append(box, [h('h2', { id: 'traces-heading' }, `Traces tagged ${tag}`),
+    traceList(ctx, { tag, caption: 'Traces' }),
+    h('p', {}, link('/traces', 'All recent traces'))]);
 }
 
 async function fetchAll(ids, fetchOne) {
