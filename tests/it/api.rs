@@ -30,6 +30,11 @@ impl Api {
     }
 
     pub(crate) async fn get(&self, path: &str) -> Value {
+        self.get_ok(path).await.json().await.unwrap()
+    }
+
+    /// `GET`, asserting success.
+    async fn get_ok(&self, path: &str) -> reqwest::Response {
         let response = self
             .http
             .get(format!("{}/api/v1{path}", self.url))
@@ -42,7 +47,7 @@ impl Api {
             "GET {path}: {}",
             response.status()
         );
-        response.json().await.unwrap()
+        response
     }
 
     pub(crate) async fn post(&self, path: &str, body: Value) -> reqwest::Response {
@@ -85,18 +90,7 @@ impl Api {
 
     /// `GET` of a list endpoint, asserting success: the items and the `X-Total-Count` header.
     pub(crate) async fn get_page(&self, path: &str) -> (Vec<Value>, usize) {
-        let response = self
-            .http
-            .get(format!("{}/api/v1{path}", self.url))
-            .header("X-Auth-Token", &self.token)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            response.status().is_success(),
-            "GET {path}: {}",
-            response.status()
-        );
+        let response = self.get_ok(path).await;
         let total = response
             .headers()
             .get("x-total-count")
