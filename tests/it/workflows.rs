@@ -311,9 +311,22 @@ async fn an_inquiry_holds_the_workflow_until_a_valid_response_arrives() {
     let inquiry = api.get(&format!("/inquiries/{inquiry_id}")).await;
     assert_eq!(inquiry["status"], "pending");
     assert_eq!(inquiry["route"], "ops");
+    // As in StackStorm, a workflow waiting only for an answer shows `paused`, saying for what.
+    wait_until("the workflow shows paused", || {
+        let api = &api;
+        let workflow_id = &workflow_id;
+        async move { api.get(&format!("/executions/{workflow_id}")).await["status"] == "paused" }
+    })
+    .await;
+    let workflow = api.get(&format!("/executions/{workflow_id}")).await;
+    let reason = workflow["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains(&inquiry_id), "{workflow:#}");
+    // Resuming it does not run past the question: it still waits.
+    let resumed = cli.run(&["execution", "resume", &workflow_id]);
+    assert_eq!(resumed.code, Some(0), "{resumed:?}");
     assert_eq!(
         api.get(&format!("/executions/{workflow_id}")).await["status"],
-        "running"
+        "paused"
     );
 
     // A response that does not match the schema is refused, naming the field.
@@ -365,6 +378,70 @@ async fn an_inquiry_holds_the_workflow_until_a_valid_response_arrives() {
         )
         .await;
     assert_eq!(again.status(), 409);
+}
+
+/// A workflow whose only task is a sub-workflow waiting for an answer shows `paused` too, and
+/// both go on when the answer comes.
+#[tokio::test]
+async fn a_parent_workflow_waits_paused_with_its_sub_workflow_on_an_inquiry() {
+    let (dir, _server, api) = start().await;
+    let root_id = start_execution(&api, "workflows.nested_approval", json!({})).await;
+    let status = |id: String| {
+        let api = &api;
+        async move { api.get(&format!("/executions/{id}")).await["status"].clone() }
+    };
+    wait_until("the sub-workflow starts", || {
+        let api = &api;
+        let root_id = &root_id;
+        async move {
+            let root = api.get(&format!("/executions/{root_id}")).await;
+            root["children"].as_array().is_some_and(|c| !c.is_empty())
+        }
+    })
+    .await;
+    let root = api.get(&format!("/executions/{root_id}")).await;
+    let sub_id = root["children"][0].as_str().unwrap().to_owned();
+    wait_until("both workflows show paused", || {
+        let (root, sub) = (status(root_id.clone()), status(sub_id.clone()));
+        async move { root.await == "paused" && sub.await == "paused" }
+    })
+    .await;
+    let root = api.get(&format!("/executions/{root_id}")).await;
+    assert!(
+        root["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&sub_id),
+        "{root:#}"
+    );
+
+    let cli = nerve().with_data_dir(dir.path());
+    let list = cli.run(&["inquiry", "list", "-o", "json"]);
+    let inquiries: Value = serde_json::from_str(&list.stdout).unwrap();
+    let inquiry = inquiries
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["parent"] == sub_id.as_str())
+        .unwrap_or_else(|| panic!("no inquiry under {sub_id}: {inquiries:#}"));
+    let inquiry_id = inquiry["id"].as_str().unwrap();
+    let out = cli.run(&[
+        "inquiry",
+        "respond",
+        inquiry_id,
+        "-r",
+        r#"{"approved": true}"#,
+    ]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let root = wait_for_final(&api, &root_id).await;
+    assert_eq!(root["status"], "succeeded", "{root:#}");
+    assert_eq!(
+        root["result"]["output"]["said"]
+            .as_str()
+            .unwrap()
+            .to_lowercase(),
+        "approved=true"
+    );
 }
 
 #[tokio::test]

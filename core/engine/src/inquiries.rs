@@ -85,6 +85,8 @@ async fn start(engine: &Engine, execution_id: &str) -> Result<(), EngineError> {
     store.flush().await?;
     tracing::info!(inquiry = %execution_id, "Inquiry waiting for a response.");
     let execution = record.execution;
+    // A workflow waiting only on people shows `paused`.
+    crate::workflows::on_child_waiting(engine, &execution).await;
     let content = engine.content();
     if content.trigger_type(INQUIRY_TRIGGER).is_some()
         && !content.rules().candidates(INQUIRY_TRIGGER).is_empty()

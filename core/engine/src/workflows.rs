@@ -158,6 +158,9 @@ enum Step {
     Pause,
     /// A resume was requested.
     Resume,
+    /// A child started or stopped waiting for people (an inquiry became `pending`, a
+    /// sub-workflow `paused` or running again): only the execution's status is looked at again.
+    Refresh,
 }
 
 /// What a step leaves to do once the run is persisted.
@@ -308,7 +311,9 @@ async fn advance(engine: &Engine, workflow: &Execution, step: Step) -> Result<()
             )
             .await;
         }
-        (None, Step::ChildrenFinished | Step::Pause | Step::Resume) => return Ok(()),
+        (None, Step::ChildrenFinished | Step::Pause | Step::Resume | Step::Refresh) => {
+            return Ok(());
+        }
         (Some(run), Step::Start) => (run, Vec::new()),
         (Some(mut run), Step::Recover) => {
             let mut commands: Vec<Command> = run.machine.completion().into_iter().collect();
@@ -358,6 +363,7 @@ async fn advance(engine: &Engine, workflow: &Execution, step: Step) -> Result<()
             }
             (run, Vec::new())
         }
+        (Some(run), Step::Refresh) => (run, Vec::new()),
         (Some(mut run), Step::Resume) => match run.machine.resume(&kv) {
             Ok(commands) => (run, commands),
             Err(error) => {
@@ -442,12 +448,18 @@ async fn advance(engine: &Engine, workflow: &Execution, step: Step) -> Result<()
         }
     }
     save(engine, &workflow.id, &run)?;
+    let mut waiting_changed = false;
     if plan.complete.is_none() {
-        follow_pause(engine, &workflow, run.machine.status()).await?;
+        let waiting = waiting_for_people(engine, &run)?;
+        waiting_changed = follow_pause(engine, &workflow, run.machine.status(), waiting).await?;
     }
     store.flush().await?;
     *guard = Some(run);
     drop(guard);
+    if waiting_changed {
+        // A parent workflow waiting only on this one waits (or goes on) with it.
+        on_child_waiting(engine, &workflow).await;
+    }
 
     create_children(engine, &workflow, plan.create).await?;
     for child_id in plan.cancel {
@@ -474,41 +486,138 @@ async fn advance(engine: &Engine, workflow: &Execution, step: Step) -> Result<()
 }
 
 /// Moves the workflow execution between `running`, `pausing` and `paused` as its run moved.
+/// A run whose every unfinished task waits for people (`waiting`: an inquiry `pending`, a
+/// sub-workflow `paused`) shows `paused`, as StackStorm shows it, and `running` again once a
+/// task ends. Returns whether the execution went into or out of `paused`.
 async fn follow_pause(
     engine: &Engine,
     workflow: &Execution,
     status: WorkflowStatus,
-) -> Result<(), EngineError> {
-    let (to, reason) = match status {
-        WorkflowStatus::Running => (ExecutionStatus::Running, "resumed"),
-        WorkflowStatus::Pausing => (
+    waiting: Option<String>,
+) -> Result<bool, EngineError> {
+    let (to, reason) = match (status, waiting) {
+        (WorkflowStatus::Running | WorkflowStatus::Pausing, Some(waiting)) => {
+            (ExecutionStatus::Paused, waiting)
+        }
+        (WorkflowStatus::Running, None) => (ExecutionStatus::Running, "resumed".to_owned()),
+        (WorkflowStatus::Pausing, None) => (
             ExecutionStatus::Pausing,
-            "pause requested; waiting for the running tasks to finish",
+            "pause requested; waiting for the running tasks to finish".to_owned(),
         ),
-        WorkflowStatus::Paused => (ExecutionStatus::Paused, "paused"),
-        _ => return Ok(()),
+        (WorkflowStatus::Paused, _) => (ExecutionStatus::Paused, "paused".to_owned()),
+        _ => return Ok(false),
     };
     let movable = matches!(
         workflow.status,
         ExecutionStatus::Running | ExecutionStatus::Pausing | ExecutionStatus::Paused
     );
     if !movable || workflow.status == to {
-        return Ok(());
+        return Ok(false);
     }
     match engine
         .store()
-        .transition(&workflow.id, to, Some(reason.to_owned()), None)
+        .transition(&workflow.id, to, Some(reason), None)
         .await
     {
-        Ok(_) | Err(StoreError::IllegalTransition { .. }) => Ok(()),
+        Ok(_) => Ok(to == ExecutionStatus::Paused || workflow.status == ExecutionStatus::Paused),
+        Err(StoreError::IllegalTransition { .. }) => Ok(false),
         Err(error) => Err(error.into()),
     }
+}
+
+/// Why the run waits for people, if every task it has not finished does: each is an inquiry
+/// that is `pending` or a sub-workflow that is `paused`. `None` as soon as one task is
+/// anything else (read without touching the store when its action is neither).
+fn waiting_for_people(engine: &Engine, run: &Run) -> Result<Option<String>, EngineError> {
+    let content = engine.content();
+    let outstanding: Vec<&Child> = run.children.iter().filter(|child| !child.done).collect();
+    if outstanding.is_empty() {
+        return Ok(None);
+    }
+    let runner_of = |action: &str| {
+        content.action(action).map(|(_, action)| {
+            let runner = action.action.runner_type.as_str();
+            nerve_model::runner_alias(runner)
+                .unwrap_or(runner)
+                .to_owned()
+        })
+    };
+    let mut runners = Vec::with_capacity(outstanding.len());
+    for child in &outstanding {
+        match runner_of(&child.action) {
+            Some(runner) if runner == crate::inquiries::INQUIRER || is_workflow_runner(&runner) => {
+                runners.push(runner);
+            }
+            _ => return Ok(None),
+        }
+    }
+    let mut inquiries = Vec::new();
+    let mut workflows = Vec::new();
+    for (child, runner) in outstanding.iter().zip(&runners) {
+        let Some(record) = engine.store().execution_record(&child.id)? else {
+            return Ok(None);
+        };
+        match record.execution.status {
+            ExecutionStatus::Pending if runner == crate::inquiries::INQUIRER => {
+                inquiries.push(child.id.as_str());
+            }
+            ExecutionStatus::Paused if is_workflow_runner(runner) => {
+                workflows.push(child.id.as_str());
+            }
+            _ => return Ok(None),
+        }
+    }
+    let mut reasons = Vec::new();
+    if !inquiries.is_empty() {
+        reasons.push(format!(
+            "waiting for a response to inquiry {} (`nerve inquiry respond`)",
+            inquiries.join(", ")
+        ));
+    }
+    if !workflows.is_empty() {
+        reasons.push(format!(
+            "waiting on paused sub-workflow {}",
+            workflows.join(", ")
+        ));
+    }
+    Ok(Some(reasons.join("; ")))
+}
+
+/// A child of a workflow started or stopped waiting for people: its workflow looks at its own
+/// status again (see [`follow_pause`]). Failures are logged; the child's own status is recorded.
+/// Boxed as a `Send` future: a workflow that changes goes on to its own parent.
+pub(crate) fn on_child_waiting<'a>(
+    engine: &'a Engine,
+    child: &'a Execution,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
+    Box::pin(async move {
+        let Some(parent_id) = child.context.parent.as_deref() else {
+            return;
+        };
+        let refreshed = async {
+            let Some(parent) = engine.store().get_execution(parent_id)? else {
+                return Ok(());
+            };
+            if !is_workflow_runner(&parent.runner) || parent.status.is_final() {
+                return Ok(());
+            }
+            advance(engine, &parent, Step::Refresh).await
+        };
+        if let Err(error) = refreshed.await {
+            tracing::error!(%error, workflow = parent_id, child = %child.id, "Updating the workflow's status for a waiting task failed.");
+        }
+    })
 }
 
 /// Pauses a running workflow; see the module docs. Returns the execution as it is now.
 pub(crate) async fn pause(engine: &Engine, execution_id: &str) -> Result<Execution, EngineError> {
     let workflow = running_workflow(engine, execution_id, "paused")?;
-    if workflow.status == ExecutionStatus::Running {
+    // A workflow shown `paused` while it waits for an inquiry still runs: paused now, it stays
+    // paused once the answer comes.
+    if matches!(
+        workflow.status,
+        ExecutionStatus::Running | ExecutionStatus::Paused
+    ) {
         advance(engine, &workflow, Step::Pause).await?;
     }
     current(engine, execution_id)
