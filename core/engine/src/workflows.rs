@@ -224,18 +224,23 @@ pub(crate) async fn recover(engine: &Engine, execution: &Execution) -> Result<()
     advance(engine, execution, Step::Recover).await
 }
 
+/// Execution `id` if it is a workflow that has not finished: the parent a child's news is for.
+fn unfinished_workflow(engine: &Engine, id: &str) -> Result<Option<Execution>, EngineError> {
+    Ok(engine
+        .store()
+        .get_execution(id)?
+        .filter(|parent| is_workflow_runner(&parent.runner) && !parent.status.is_final()))
+}
+
 /// Feeds a finished child's result to its parent workflow, if the parent is one.
 pub(crate) async fn on_child_final(engine: &Engine, child: &Execution) {
     let Some(parent_id) = child.context.parent.as_deref() else {
         return;
     };
     let fed = async {
-        let Some(parent) = engine.store().get_execution(parent_id)? else {
+        let Some(parent) = unfinished_workflow(engine, parent_id)? else {
             return Ok(());
         };
-        if !is_workflow_runner(&parent.runner) || parent.status.is_final() {
-            return Ok(());
-        }
         // The full result (the record after a transition holds only a preview of a large one).
         let child = engine
             .store()
@@ -595,13 +600,10 @@ pub(crate) fn on_child_waiting<'a>(
             return;
         };
         let refreshed = async {
-            let Some(parent) = engine.store().get_execution(parent_id)? else {
-                return Ok(());
-            };
-            if !is_workflow_runner(&parent.runner) || parent.status.is_final() {
-                return Ok(());
+            match unfinished_workflow(engine, parent_id)? {
+                Some(parent) => advance(engine, &parent, Step::Refresh).await,
+                None => Ok(()),
             }
-            advance(engine, &parent, Step::Refresh).await
         };
         if let Err(error) = refreshed.await {
             tracing::error!(%error, workflow = parent_id, child = %child.id, "Updating the workflow's status for a waiting task failed.");
